@@ -1,0 +1,500 @@
+"""Mergeable sufficient statistics of weighted least squares, per fold.
+
+For squared loss everything a solver and a cross-validation need about a set of
+rows is, with weights ``w`` and ``W = sum(w)``:
+
+* ``count``      number of rows with positive weight,
+* ``weight_sum`` ``W``,
+* ``x_mean``     weighted feature means ``xbar = X^T w / W``,
+* ``y_mean``     weighted target mean ``ybar``,
+* ``xx``         centered Gram ``sum_i w_i (x_i - xbar)(x_i - xbar)^T``,
+* ``xy``         centered ``sum_i w_i (x_i - xbar)(y_i - ybar)``,
+* ``yy``         centered ``sum_i w_i (y_i - ybar)^2``.
+
+Statistics of disjoint row sets merge exactly with the pairwise update of Chan,
+Golub and LeVeque (1979), the same update as ``dask.array``'s moment reductions::
+
+    W = Wa + Wb,  d = xbar_b - xbar_a,
+    xbar = xbar_a + d * Wb / W,
+    xx = xx_a + xx_b + (Wa * Wb / W) d d^T
+
+Never do raw sums of ``x x^T`` appear: data whose means are around 1e6 with
+unit variance keep full float64 accuracy.  A :class:`SufficientStats` holds one
+such set per fold label; merging aligns labels.
+
+Everything here is pure numpy: no Dask import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "SufficientStats",
+    "block_stats",
+    "merge",
+    "merge_all",
+    "collapse",
+    "leave_one_out",
+]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class SufficientStats:
+    """Centered weighted sufficient statistics for each of ``K`` fold labels.
+
+    Attributes
+    ----------
+    labels : ndarray of shape (K,)
+        Sorted fold labels (int64).  ``-1`` marks rows that are never held out.
+    count : ndarray of shape (K,)
+        Rows with positive weight.
+    weight_sum : ndarray of shape (K,)
+    x_mean : ndarray of shape (K, n_features)
+    y_mean : ndarray of shape (K,)
+    xx : ndarray of shape (K, n_features, n_features)
+        Centered weighted Gram matrices.
+    xy : ndarray of shape (K, n_features)
+    yy : ndarray of shape (K,)
+    nonfinite_x : ndarray of shape (n_features,)
+        NaN/inf values seen in each feature column (over all labels).
+    nonfinite_y, nonfinite_w, negative_w : int
+        NaN/inf targets, NaN/inf weights and negative weights seen.
+    n_blocks : int
+        Number of data blocks merged into these statistics.
+    """
+
+    labels: IntArray
+    count: IntArray
+    weight_sum: FloatArray
+    x_mean: FloatArray
+    y_mean: FloatArray
+    xx: FloatArray
+    xy: FloatArray
+    yy: FloatArray
+    nonfinite_x: IntArray
+    nonfinite_y: int = 0
+    nonfinite_w: int = 0
+    negative_w: int = 0
+    n_blocks: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("labels", "count", "weight_sum", "x_mean", "y_mean", "xx", "xy", "yy"):
+            getattr(self, name).setflags(write=False)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_mean.shape[1])
+
+    @property
+    def n_labels(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def is_finite(self) -> bool:
+        """True when no NaN/inf was seen in X, y or the weights."""
+        return (
+            not np.any(self.nonfinite_x)
+            and self.nonfinite_y == 0
+            and self.nonfinite_w == 0
+        )
+
+    def select(self, label: int) -> SufficientStats:
+        """Statistics of a single label."""
+        idx = np.searchsorted(self.labels, label)
+        if idx >= self.n_labels or self.labels[idx] != label:
+            raise KeyError(f"fold label {label} not present")
+        s = slice(idx, idx + 1)
+        return self._take(s)
+
+    def _take(self, s: slice | IntArray) -> SufficientStats:
+        return SufficientStats(
+            labels=self.labels[s].copy(),
+            count=self.count[s].copy(),
+            weight_sum=self.weight_sum[s].copy(),
+            x_mean=self.x_mean[s].copy(),
+            y_mean=self.y_mean[s].copy(),
+            xx=self.xx[s].copy(),
+            xy=self.xy[s].copy(),
+            yy=self.yy[s].copy(),
+            nonfinite_x=self.nonfinite_x,
+            nonfinite_y=self.nonfinite_y,
+            nonfinite_w=self.nonfinite_w,
+            negative_w=self.negative_w,
+            n_blocks=self.n_blocks,
+        )
+
+    # -- serialisation (npz / JSON friendly, never pickle) -------------------
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays, e.g. for ``numpy.savez`` (the xx matrices are stored whole)."""
+        return {
+            "labels": np.asarray(self.labels),
+            "count": np.asarray(self.count),
+            "weight_sum": np.asarray(self.weight_sum),
+            "x_mean": np.asarray(self.x_mean),
+            "y_mean": np.asarray(self.y_mean),
+            "xx": np.asarray(self.xx),
+            "xy": np.asarray(self.xy),
+            "yy": np.asarray(self.yy),
+            "nonfinite_x": np.asarray(self.nonfinite_x),
+            "scalars": np.array(
+                [self.nonfinite_y, self.nonfinite_w, self.negative_w, self.n_blocks],
+                dtype=np.int64,
+            ),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> SufficientStats:
+        nf_y, nf_w, neg_w, n_blocks = (int(v) for v in arrays["scalars"])
+        return cls(
+            labels=np.asarray(arrays["labels"], dtype=np.int64),
+            count=np.asarray(arrays["count"], dtype=np.int64),
+            weight_sum=np.asarray(arrays["weight_sum"], dtype=np.float64),
+            x_mean=np.asarray(arrays["x_mean"], dtype=np.float64),
+            y_mean=np.asarray(arrays["y_mean"], dtype=np.float64),
+            xx=np.asarray(arrays["xx"], dtype=np.float64),
+            xy=np.asarray(arrays["xy"], dtype=np.float64),
+            yy=np.asarray(arrays["yy"], dtype=np.float64),
+            nonfinite_x=np.asarray(arrays["nonfinite_x"], dtype=np.int64),
+            nonfinite_y=nf_y,
+            nonfinite_w=nf_w,
+            negative_w=neg_w,
+            n_blocks=n_blocks,
+        )
+
+
+def empty_stats(n_features: int) -> SufficientStats:
+    """Statistics of zero rows (the identity of :func:`merge`)."""
+    p = n_features
+    return SufficientStats(
+        labels=np.zeros(0, dtype=np.int64),
+        count=np.zeros(0, dtype=np.int64),
+        weight_sum=np.zeros(0),
+        x_mean=np.zeros((0, p)),
+        y_mean=np.zeros(0),
+        xx=np.zeros((0, p, p)),
+        xy=np.zeros((0, p)),
+        yy=np.zeros(0),
+        nonfinite_x=np.zeros(p, dtype=np.int64),
+        n_blocks=0,
+    )
+
+
+def _as_2d_float(X: ArrayLike) -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim == 1:
+        X = X.reshape(-1, 1)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional, got shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"X must be numeric, got dtype {X.dtype}")
+    return X
+
+
+def _group_stats(
+    Xg: np.ndarray, yg: np.ndarray, wg: np.ndarray | None
+) -> tuple[int, float, FloatArray, float, FloatArray, FloatArray, float]:
+    """Statistics of one group of rows.  ``Xg`` and ``yg`` are private float64 copies
+    that are overwritten in place (centered, then scaled by sqrt(w))."""
+    if wg is None:
+        n = Xg.shape[0]
+        W = float(n)
+        count = n
+        if n == 0:
+            p = Xg.shape[1]
+            return 0, 0.0, np.zeros(p), 0.0, np.zeros((p, p)), np.zeros(p), 0.0
+        xm = Xg.mean(axis=0)
+        ym = float(yg.mean())
+        Xg -= xm
+        yg -= ym
+        # corrected two-pass: remove the rounding left in the first mean
+        rx = Xg.mean(axis=0)
+        ry = float(yg.mean())
+        xx = Xg.T @ Xg  # numpy dispatches A.T @ A to syrk
+        xy = Xg.T @ yg
+        yy = float(yg @ yg)
+    else:
+        count = int(np.count_nonzero(wg > 0))
+        W = float(wg.sum())
+        p = Xg.shape[1]
+        if W <= 0.0:
+            return count, 0.0, np.zeros(p), 0.0, np.zeros((p, p)), np.zeros(p), 0.0
+        xm = (wg @ Xg) / W
+        ym = float(wg @ yg) / W
+        Xg -= xm
+        yg -= ym
+        rx = (wg @ Xg) / W
+        ry = float(wg @ yg) / W
+        sw = np.sqrt(wg)
+        Xg *= sw[:, None]
+        yg *= sw
+        xx = Xg.T @ Xg
+        xy = Xg.T @ yg
+        yy = float(yg @ yg)
+    # sum w (x - m')(x - m')^T = sum w (x - m)(x - m)^T + W r r^T  with m = m' + r
+    xx -= W * np.outer(rx, rx)
+    xy -= W * rx * ry
+    yy -= W * ry * ry
+    xx = 0.5 * (xx + xx.T)
+    return count, W, xm + rx, ym + ry, xx, xy, max(yy, 0.0)
+
+
+def block_stats(
+    X: ArrayLike,
+    y: ArrayLike,
+    sample_weight: ArrayLike | None = None,
+    fold: ArrayLike | None = None,
+) -> SufficientStats:
+    """Sufficient statistics of one block of rows, one set per fold label.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_rows, n_features)
+        Any numeric dtype; accumulated in float64.
+    y : array-like of shape (n_rows,)
+    sample_weight : array-like of shape (n_rows,), optional
+        Non-negative weights; ``None`` means unit weights.
+    fold : array-like of int of shape (n_rows,), optional
+        Fold label of each row; ``None`` puts every row under label 0.
+
+    Returns
+    -------
+    SufficientStats
+        With one entry per distinct label present in ``fold``.  NaN/inf values
+        and negative weights are counted (``nonfinite_*``, ``negative_w``)
+        rather than raised here, so that a distributed pass can report them for
+        the whole data set at once; the moments are then meaningless.
+    """
+    X = _as_2d_float(X)
+    n, p = X.shape
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"y must have shape ({n},), got {y.shape}")
+    if y.dtype.kind not in "biuf":
+        raise ValueError(f"y must be numeric, got dtype {y.dtype}")
+    w = None
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.shape != (n,):
+            raise ValueError(f"sample_weight must have shape ({n},), got {w.shape}")
+    if fold is None:
+        labels = np.zeros(1 if n else 0, dtype=np.int64)
+        bounds = np.array([0, n]) if n else np.array([0])
+        order = None
+    else:
+        fold = np.asarray(fold)
+        if fold.shape != (n,):
+            raise ValueError(f"fold must have shape ({n},), got {fold.shape}")
+        if fold.dtype.kind not in "biu":
+            if fold.dtype.kind == "f" and np.all(np.isfinite(fold)) and np.all(fold == np.round(fold)):
+                fold = fold.astype(np.int64)
+            else:
+                raise ValueError(f"fold labels must be integers, got dtype {fold.dtype}")
+        fold = fold.astype(np.int64, copy=False)
+        order = np.argsort(fold, kind="stable")
+        sorted_fold = fold[order]
+        labels, starts = np.unique(sorted_fold, return_index=True)
+        bounds = np.append(starts, n)
+
+    # --- validity counters (cheap: only computed exactly when a sum is not finite)
+    nonfinite_x = np.zeros(p, dtype=np.int64)
+    colsum = X.sum(axis=0, dtype=np.float64) if n else np.zeros(p)
+    if not np.all(np.isfinite(colsum)):
+        nonfinite_x = np.count_nonzero(~np.isfinite(X), axis=0).astype(np.int64)
+    nonfinite_y = 0
+    if n and not np.isfinite(y.sum(dtype=np.float64)):
+        nonfinite_y = int(np.count_nonzero(~np.isfinite(y)))
+    nonfinite_w = negative_w = 0
+    if w is not None and n:
+        if not np.isfinite(w.sum()):
+            nonfinite_w = int(np.count_nonzero(~np.isfinite(w)))
+        negative_w = int(np.count_nonzero(w < 0))
+
+    K = labels.shape[0]
+    count = np.zeros(K, dtype=np.int64)
+    weight_sum = np.zeros(K)
+    x_mean = np.zeros((K, p))
+    y_mean = np.zeros(K)
+    xx = np.zeros((K, p, p))
+    xy = np.zeros((K, p))
+    yy = np.zeros(K)
+    bad = np.any(nonfinite_x) or nonfinite_y or nonfinite_w or negative_w
+    if bad:
+        x_mean[:] = np.nan
+        xx[:] = np.nan
+    else:
+        # one gather (and float64 cast) of the whole block, then contiguous slices
+        Xs = np.array(X if order is None else X[order], dtype=np.float64, order="C", copy=True)
+        ys = np.array(y if order is None else y[order], dtype=np.float64, copy=True)
+        ws = None if w is None else (w if order is None else w[order])
+        for k in range(K):
+            a, b = bounds[k], bounds[k + 1]
+            res = _group_stats(Xs[a:b], ys[a:b], None if ws is None else ws[a:b])
+            count[k], weight_sum[k], x_mean[k], y_mean[k], xx[k], xy[k], yy[k] = res
+    return SufficientStats(
+        labels=labels,
+        count=count,
+        weight_sum=weight_sum,
+        x_mean=x_mean,
+        y_mean=y_mean,
+        xx=xx,
+        xy=xy,
+        yy=yy,
+        nonfinite_x=nonfinite_x,
+        nonfinite_y=nonfinite_y,
+        nonfinite_w=nonfinite_w,
+        negative_w=negative_w,
+        n_blocks=1,
+    )
+
+
+def _chan(
+    Wa: FloatArray, ma: FloatArray, mya: FloatArray, xxa: FloatArray, xya: FloatArray, yya: FloatArray,
+    Wb: FloatArray, mb: FloatArray, myb: FloatArray, xxb: FloatArray, xyb: FloatArray, yyb: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Vectorised pairwise centered update over a leading label axis."""
+    W = Wa + Wb
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fb = np.where(W > 0, Wb / np.where(W > 0, W, 1.0), 0.0)
+        c = np.where(W > 0, Wa * Wb / np.where(W > 0, W, 1.0), 0.0)
+    dx = mb - ma
+    dy = myb - mya
+    x_mean = ma + dx * fb[:, None]
+    y_mean = mya + dy * fb
+    xx = xxa + xxb + c[:, None, None] * dx[:, :, None] * dx[:, None, :]
+    xy = xya + xyb + (c * dy)[:, None] * dx
+    yy = yya + yyb + c * dy * dy
+    return W, x_mean, y_mean, xx, xy, yy
+
+
+def merge(a: SufficientStats, b: SufficientStats) -> SufficientStats:
+    """Merge statistics of two disjoint row sets, label by label (exact, order-free)."""
+    if a.n_features != b.n_features:
+        raise ValueError(
+            f"cannot merge statistics with {a.n_features} and {b.n_features} features"
+        )
+    labels = np.union1d(a.labels, b.labels)
+    K, p = labels.shape[0], a.n_features
+    ia = np.searchsorted(labels, a.labels)
+    ib = np.searchsorted(labels, b.labels)
+
+    count = np.zeros(K, dtype=np.int64)
+    Wa = np.zeros(K)
+    ma = np.zeros((K, p))
+    mya = np.zeros(K)
+    xxa = np.zeros((K, p, p))
+    xya = np.zeros((K, p))
+    yya = np.zeros(K)
+    count[ia] += a.count
+    Wa[ia] = a.weight_sum
+    ma[ia] = a.x_mean
+    mya[ia] = a.y_mean
+    xxa[ia] = a.xx
+    xya[ia] = a.xy
+    yya[ia] = a.yy
+
+    count[ib] += b.count
+    Wb = np.zeros(K)
+    mb = np.zeros((K, p))
+    myb = np.zeros(K)
+    xxb = np.zeros((K, p, p))
+    xyb = np.zeros((K, p))
+    yyb = np.zeros(K)
+    Wb[ib] = b.weight_sum
+    mb[ib] = b.x_mean
+    myb[ib] = b.y_mean
+    xxb[ib] = b.xx
+    xyb[ib] = b.xy
+    yyb[ib] = b.yy
+
+    W, x_mean, y_mean, xx, xy, yy = _chan(Wa, ma, mya, xxa, xya, yya, Wb, mb, myb, xxb, xyb, yyb)
+    return SufficientStats(
+        labels=labels,
+        count=count,
+        weight_sum=W,
+        x_mean=x_mean,
+        y_mean=y_mean,
+        xx=xx,
+        xy=xy,
+        yy=yy,
+        nonfinite_x=a.nonfinite_x + b.nonfinite_x,
+        nonfinite_y=a.nonfinite_y + b.nonfinite_y,
+        nonfinite_w=a.nonfinite_w + b.nonfinite_w,
+        negative_w=a.negative_w + b.negative_w,
+        n_blocks=a.n_blocks + b.n_blocks,
+    )
+
+
+def merge_all(parts: Sequence[SufficientStats]) -> SufficientStats:
+    """Merge many statistics with a balanced binary tree (as a Dask tree reduction does)."""
+    if not parts:
+        raise ValueError("nothing to merge")
+    level = list(parts)
+    while len(level) > 1:
+        nxt = [merge(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
+def collapse(stats: SufficientStats, labels: ArrayLike | None = None, new_label: int = 0) -> SufficientStats:
+    """Merge the given labels (default: all) into a single label ``new_label``."""
+    if labels is None:
+        idx = np.arange(stats.n_labels)
+    else:
+        idx = np.searchsorted(stats.labels, np.asarray(labels, dtype=np.int64))
+    singles = []
+    for i in idx:
+        s = stats._take(slice(int(i), int(i) + 1))
+        singles.append(
+            SufficientStats(
+                labels=np.array([new_label], dtype=np.int64),
+                count=s.count, weight_sum=s.weight_sum, x_mean=s.x_mean, y_mean=s.y_mean,
+                xx=s.xx, xy=s.xy, yy=s.yy, nonfinite_x=np.zeros_like(s.nonfinite_x), n_blocks=0,
+            )
+        )
+    if not singles:
+        out = empty_stats(stats.n_features)
+    else:
+        out = merge_all(singles)
+    return SufficientStats(
+        labels=out.labels, count=out.count, weight_sum=out.weight_sum, x_mean=out.x_mean,
+        y_mean=out.y_mean, xx=out.xx, xy=out.xy, yy=out.yy,
+        nonfinite_x=stats.nonfinite_x, nonfinite_y=stats.nonfinite_y,
+        nonfinite_w=stats.nonfinite_w, negative_w=stats.negative_w, n_blocks=stats.n_blocks,
+    )
+
+
+def leave_one_out(stats: SufficientStats, folds: ArrayLike) -> list[SufficientStats]:
+    """Training statistics for each held-out fold: the merge of every other label.
+
+    Uses prefix and suffix merges, ``O(K)`` merges in all, never subtraction.
+    Labels not in ``folds`` (such as ``-1``, "never held out") are always part of
+    the training statistics.
+    """
+    folds = np.asarray(folds, dtype=np.int64)
+    always = [lab for lab in stats.labels if lab not in set(folds.tolist())]
+    base = collapse(stats, always) if always else None
+    singles = [collapse(stats, [f]) for f in folds]
+    K = len(singles)
+    prefix: list[SufficientStats | None] = [None] * (K + 1)
+    suffix: list[SufficientStats | None] = [None] * (K + 1)
+    for k in range(K):
+        prefix[k + 1] = singles[k] if prefix[k] is None else merge(prefix[k], singles[k])
+    for k in range(K - 1, -1, -1):
+        suffix[k] = singles[k] if suffix[k + 1] is None else merge(singles[k], suffix[k + 1])
+    out = []
+    for k in range(K):
+        parts = [s for s in (base, prefix[k], suffix[k + 1]) if s is not None]
+        out.append(merge_all(parts) if parts else empty_stats(stats.n_features))
+    return out
