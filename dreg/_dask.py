@@ -52,8 +52,10 @@ def _merge_many(*parts: SufficientStats) -> SufficientStats:
     return out
 
 
-def tree_merge(leaves: Sequence[Delayed], token: str, fanin: int = TREE_FANIN) -> Delayed:
-    """Reduce delayed statistics pairwise (``fanin`` at a time) to one."""
+def tree_merge(
+    leaves: Sequence[Delayed], token: str, fanin: int = TREE_FANIN, func=_merge_many, prefix: str = "dreg-merge"
+) -> Delayed:
+    """Reduce delayed results ``fanin`` at a time with ``func`` down to one."""
     level = list(leaves)
     depth = 0
     while len(level) > 1:
@@ -63,12 +65,28 @@ def tree_merge(leaves: Sequence[Delayed], token: str, fanin: int = TREE_FANIN) -
             if len(group) == 1:
                 nxt.append(group[0])
             else:
-                nxt.append(
-                    delayed(_merge_many, pure=True)(*group, dask_key_name=f"dreg-merge-{token}-{depth}-{j // fanin}")
-                )
+                nxt.append(delayed(func, pure=True)(*group, dask_key_name=f"{prefix}-{token}-{depth}-{j // fanin}"))
         level = nxt
         depth += 1
     return level[0]
+
+
+def lake_graph(lake, spec) -> Delayed:
+    """One ``dreg-read-stats`` task per lake file, merged by a ``dreg-merge`` tree.
+
+    The result is a :class:`dreg.lake.FilePart`: the statistics of every file
+    and the per-file account of rows read and dropped.
+    """
+    from .lake import merge_parts, read_file_stats
+
+    token = tokenize(lake.url, [f.identity() for f in lake.files], spec)[:16]
+    leaves = [
+        delayed(read_file_stats, pure=True)(f, spec, lake.full_url(f), dask_key_name=f"dreg-read-stats-{token}-{i}")
+        for i, f in enumerate(lake.files)
+    ]
+    if not leaves:
+        raise ValueError("no files to read")
+    return tree_merge(leaves, token, func=merge_parts)
 
 
 def _frame_block_stats(

@@ -455,12 +455,32 @@ class _CV(_Base):
         self
         """
         self._check_cv_params()
-        l1_ratios = self._l1_ratios()
         if folds is None:
             spec = FoldSpec(n_folds=int(self.cv), random_state=resolve_seed(self.random_state))
         else:
             spec = FoldSpec(folds=folds)
         stats, names = self._stats(X, y, sample_weight, spec)
+        return self._fit_cv_stats(stats, names)
+
+    def fit_stats(self, stats: SufficientStats, feature_names: list[str] | None = None):
+        """Fit from per-fold statistics computed elsewhere (e.g. a Parquet lake pass).
+
+        ``stats`` holds one label per fold (and optionally ``-1``); the data
+        are not needed.  Bad values recorded in ``stats`` raise ``ValueError``.
+        """
+        from ._data import raise_for_invalid
+
+        self._check_cv_params()
+        raise_for_invalid(stats, feature_names)
+        self.n_features_in_ = stats.n_features
+        if feature_names is not None:
+            self.feature_names_in_ = np.asarray(list(feature_names), dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return self._fit_cv_stats(stats, feature_names)
+
+    def _fit_cv_stats(self, stats: SufficientStats, names: list[str] | None):
+        l1_ratios = self._l1_ratios()
         pf, lower, upper = _penalty_arrays(self, stats.n_features, names)
         alphas = self.alphas if np.ndim(self.alphas) == 0 else np.asarray(self.alphas, dtype=np.float64)
         cv = cross_validate(

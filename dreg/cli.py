@@ -1,0 +1,155 @@
+"""The ``dreg`` command line: fit, predict, demo, show.
+
+Exit codes
+----------
+0  success
+1  unexpected failure (a bug, or the registry could not be written)
+2  usage or configuration error
+3  bad data (missing/non-numeric columns, invalid values, unreadable files)
+4  the Dask cluster is unreachable or was lost
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_DATA = 3
+EXIT_CLUSTER = 4
+
+_EPILOG = """exit codes: 0 success, 1 unexpected failure, 2 usage or configuration error,
+3 bad data, 4 Dask cluster unreachable or lost"""
+
+
+def _log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = argparse.ArgumentParser(
+        prog="dreg",
+        description="Lasso, ridge and elastic-net with one-pass cross-validation on Parquet lakes with Dask.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"dreg {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    f = sub.add_parser("fit", help="cross-validate and fit a model on a lake, write it to the registry", epilog=_EPILOG)
+    f.add_argument("--config", required=True, metavar="FILE", help="YAML configuration (see configs/)")
+    g = f.add_mutually_exclusive_group()
+    g.add_argument("--scheduler", metavar="ADDRESS", help="use an existing Dask scheduler (tcp:// or tls://)")
+    g.add_argument("--scheduler-file", metavar="FILE", help="use an existing Dask scheduler via its scheduler file")
+    f.add_argument("--performance-report", metavar="FILE", help="save Dask's HTML performance report of the run")
+
+    pr = sub.add_parser("predict", help="score a lake with a registry model, one output file per input file", epilog=_EPILOG)
+    pr.add_argument("--model", required=True, metavar="REGISTRY/NAME[/VERSION]")
+    pr.add_argument("--data", required=True, metavar="LAKE", help="folder or URL of Parquet files")
+    pr.add_argument("--output", required=True, metavar="DIR", help="output folder or URL")
+    pr.add_argument("--keep", nargs="*", default=[], metavar="COLUMN", help="input columns to copy to the output")
+    g = pr.add_mutually_exclusive_group()
+    g.add_argument("--scheduler", metavar="ADDRESS")
+    g.add_argument("--scheduler-file", metavar="FILE")
+    pr.add_argument("--n-workers", type=int, default=2, help="workers of the embedded cluster (default 2)")
+
+    d = sub.add_parser("demo", help="fit a cross-validated lasso on a synthetic lake, end to end", epilog=_EPILOG)
+    d.add_argument("--workdir", default="dreg-demo", help="where the lake, registry and report go (default ./dreg-demo)")
+    d.add_argument("--n-workers", type=int, default=None, help="workers of the embedded cluster (default 2)")
+
+    s = sub.add_parser("show", help="summarize a stored model", epilog=_EPILOG)
+    s.add_argument("model", metavar="REGISTRY/NAME[/VERSION]")
+    s.add_argument("--json", action="store_true", help="print metrics and model facts as JSON")
+    return p
+
+
+def _show(ref: str, as_json: bool) -> int:
+    from .registry import read_model
+
+    r, model, metrics = read_model(ref)
+    coef = model["coef"]
+    feats = model["features"]
+    if as_json:
+        facts = {k: model.get(k) for k in ("name", "version", "created", "estimator", "penalty", "alpha", "alpha_min",
+                                            "alpha_1se", "l1_ratio", "selection", "intercept", "rows", "target")}
+        facts["coef"] = dict(zip(feats, coef, strict=True))
+        facts["metrics"] = metrics
+        print(json.dumps(facts, indent=1))
+        return EXIT_OK
+    print(f"{r.name} version {r.version}  ({model.get('created', '?')})")
+    print(f"  estimator   {model['estimator']} ({model.get('penalty')}), target {model.get('target')!r}")
+    print(f"  alpha       {model['alpha']:.6g} (selection={model.get('selection')}; "
+          f"min {model.get('alpha_min', float('nan')):.6g}, 1se {model.get('alpha_1se', float('nan')):.6g})")
+    print(f"  l1_ratio    {model.get('l1_ratio')}")
+    rows = model.get("rows", {})
+    data = model.get("data", {})
+    print(f"  data        {data.get('path')}: {data.get('files')} file(s), {rows.get('used')} rows used, {rows.get('dropped', 0)} dropped")
+    if metrics:
+        print(f"  CV MSE      {metrics['cv_mse']:.6g} ± {metrics['cv_mse_se']:.3g} (train {metrics['train_mse']:.6g}); CV R² {metrics.get('cv_r2')}")
+        print(f"  run         {metrics['seconds']:.1f}s, {metrics.get('files_scanned')} file(s) scanned")
+    nz = [(f, c) for f, c in zip(feats, coef, strict=True) if c != 0]
+    print(f"  intercept   {model['intercept']:.6g}")
+    print(f"  non-zero    {len(nz)} of {len(feats)} coefficients")
+    for f, c in sorted(nz, key=lambda t: -abs(t[1]))[:25]:
+        print(f"    {f:>24}  {c: .6g}")
+    if len(nz) > 25:
+        print(f"    ... and {len(nz) - 25} more")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from .cluster import ClusterError
+    from .config import ConfigError, load_config
+    from .lake import DataError
+    from .registry import RegistryError
+
+    try:
+        if args.command == "fit":
+            from .pipeline import run_fit
+
+            cfg = load_config(args.config)
+            run_fit(cfg, scheduler=args.scheduler, scheduler_file=args.scheduler_file,
+                    performance_report=args.performance_report, log=_log)
+            return EXIT_OK
+        if args.command == "predict":
+            from .config import ClusterConfig
+            from .pipeline import run_predict
+
+            run_predict(args.model, args.data, args.output, keep=args.keep,
+                        cluster_cfg=ClusterConfig(n_workers=args.n_workers),
+                        scheduler=args.scheduler, scheduler_file=args.scheduler_file, log=_log)
+            return EXIT_OK
+        if args.command == "demo":
+            from .demo import run_demo
+
+            return run_demo(args.workdir, args.n_workers, log=_log)
+        if args.command == "show":
+            return _show(args.model, args.json)
+    except ConfigError as exc:
+        print(f"dreg: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DataError as exc:
+        print(f"dreg: data error: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    except ClusterError as exc:
+        print(f"dreg: cluster error: {exc}", file=sys.stderr)
+        return EXIT_CLUSTER
+    except RegistryError as exc:
+        print(f"dreg: registry error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("dreg: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

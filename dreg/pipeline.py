@@ -1,0 +1,283 @@
+"""The batch jobs behind the CLI: fit a lake into the registry, score a lake.
+
+``run_fit``: list the lake (partition filters prune files first), one
+``dreg-read-stats`` task per file on the cluster, a ``dreg-merge`` tree, then
+cross-validation and the refit on the coordinator from the statistics alone,
+and finally a registry version (``model.json``, ``metrics.json``,
+``report.html``) written atomically.  Nothing reaches the registry unless every
+step succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import platform
+import posixpath
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+from .config import Config, ModelConfig
+from .lake import DataError, ReadSpec, infer_features, open_lake
+from .problem import make_problem
+from .registry import ModelRef, new_version, read_model, write_version
+from .stats import collapse
+
+__all__ = ["FitOutcome", "build_estimator", "run_fit", "run_predict", "versions"]
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    ref: ModelRef
+    model: dict[str, Any]
+    metrics: dict[str, Any]
+    estimator: Any
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("dreg", "numpy", "scipy", "pandas", "pyarrow", "dask", "distributed", "scikit-learn", "fsspec"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[pkg] = metadata.version(pkg)
+    return out
+
+
+def build_estimator(m: ModelConfig):
+    """The CV estimator a ``model:`` section describes."""
+    from .estimators import ElasticNetCV, LassoCV, RidgeCV
+
+    common = dict(
+        alphas=m.alphas if isinstance(m.alphas, int) else list(m.alphas),
+        eps=m.eps,
+        cv=m.cv,
+        fit_intercept=m.fit_intercept,
+        standardize=m.standardize,
+        penalty_factor=dict(m.penalty_factor) if m.penalty_factor else None,
+        positive=m.positive,
+        lower_bounds=dict(m.lower_bounds) if isinstance(m.lower_bounds, dict) else m.lower_bounds,
+        upper_bounds=dict(m.upper_bounds) if isinstance(m.upper_bounds, dict) else m.upper_bounds,
+        solver=m.solver,
+        selection=m.selection,
+        tol=m.tol,
+        max_iter=m.max_iter,
+        random_state=m.random_state,
+    )
+    if m.penalty == "lasso":
+        return LassoCV(**common)
+    if m.penalty == "ridge":
+        return RidgeCV(**common)
+    l1 = 0.5 if m.l1_ratio is None else (list(m.l1_ratio) if isinstance(m.l1_ratio, list) else m.l1_ratio)
+    return ElasticNetCV(l1_ratio=l1, **common)
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC)
+
+
+def _lost_cluster_errors() -> tuple[type[BaseException], ...]:
+    from distributed.comm.core import CommClosedError
+
+    return (CommClosedError, ConnectionError, TimeoutError)
+
+
+def run_fit(
+    cfg: Config,
+    *,
+    scheduler: str | None = None,
+    scheduler_file: str | None = None,
+    performance_report: str | None = None,
+    log: Log = print,
+    tty: bool | None = None,
+) -> FitOutcome:
+    """Fit the configured model on the lake and write a registry version."""
+    import distributed
+
+    from ._dask import lake_graph
+    from .cluster import ClusterError, compute_with_progress, dask_client
+    from .serialize import estimator_to_dict, jsonable
+
+    started = _now()
+    t0 = time.perf_counter()
+    d = cfg.data
+    lake = open_lake(d.path, d.storage_options, d.filters)
+    if not lake.files:
+        raise DataError(f"lake {d.path!r}: every file was pruned by the filters")
+    features = list(d.features) if d.features else infer_features(lake, d.target, d.weight, d.fold_column)
+    spec = ReadSpec(
+        protocol=lake.protocol,
+        storage_options=dict(d.storage_options),
+        features=tuple(features),
+        target=d.target,
+        weight=d.weight,
+        fold_column=d.fold_column,
+        n_folds=None if d.fold_column else cfg.model.cv,
+        random_state=cfg.model.random_state,
+        on_invalid_rows=d.on_invalid_rows,
+    )
+    log(
+        f"dreg: lake {d.path}: {len(lake.files)} file(s)"
+        + (f" ({lake.pruned} pruned by filters)" if lake.pruned else "")
+        + f", {len(features)} feature(s), target {d.target!r}"
+    )
+    with dask_client(cfg.cluster, address=scheduler, scheduler_file=scheduler_file, log=log) as (client, info):
+        graph = lake_graph(lake, spec)
+        report_ctx = (
+            distributed.performance_report(filename=performance_report)
+            if performance_report
+            else contextlib.nullcontext()
+        )
+        try:
+            with report_ctx, distributed.span("dreg-fit"):
+                part = compute_with_progress(client, graph, n_tasks=len(lake.files), log=log, tty=tty)
+        except _lost_cluster_errors() as exc:
+            raise ClusterError(f"lost the Dask scheduler during the data pass: {exc}") from None
+        except distributed.client.FutureCancelledError as exc:  # scheduler gone
+            raise ClusterError(f"the data pass was cancelled by the cluster: {exc}") from None
+        cluster_info = info.as_dict()
+    t_pass = time.perf_counter() - t0
+    stats = part.stats
+    rows_used = int(stats.count.sum())
+    rows_total = int(sum(f["rows"] for f in part.files))
+    dropped = rows_total - sum(int(f["rows_used"]) for f in part.files)
+    if rows_used == 0:
+        raise DataError(f"lake {d.path!r}: no usable rows in {len(lake.files)} file(s)")
+    if dropped:
+        for f in part.files:
+            if f["rows_dropped"]:
+                log(f"dreg: dropped {f['rows_dropped']} invalid row(s) of {f['path']}: {f['invalid']}")
+    est = build_estimator(cfg.model)
+    try:
+        est.fit_stats(stats, features)
+    except ValueError as exc:
+        raise DataError(f"lake {d.path!r}: {exc}") from None
+    finished = _now()
+    seconds = time.perf_counter() - t0
+    version = new_version()
+    model = estimator_to_dict(est)
+    model.update(
+        name=cfg.output.name,
+        version=version,
+        created=finished.isoformat(),
+        target=d.target,
+        weight=d.weight,
+        rows={"used": rows_used, "dropped": int(dropped), "weight_sum": float(stats.weight_sum.sum())},
+        data={
+            "path": d.path,
+            "files": len(part.files),
+            "pruned_files": lake.pruned,
+            "fingerprint": [
+                {"path": f["path"], "size": f["size"], "mtime": f["mtime"], "etag": f["etag"], "rows": f["rows"]}
+                for f in part.files
+            ],
+        },
+        config=jsonable(cfg.model_dump(mode="json")),
+        versions=versions(),
+        run={
+            "started": started.isoformat(),
+            "finished": finished.isoformat(),
+            "seconds": seconds,
+            "data_pass_seconds": t_pass,
+            "cluster": cluster_info,
+        },
+    )
+    li = est.cv_result_.best_l1_index
+    chosen = int(np.flatnonzero(est.cv_result_.alphas[li] == est.chosen_alpha_)[0])
+    mean = est.cv_result_.mse_mean[li]
+    se = est.cv_result_.mse_se[li]
+    train = est.cv_result_.train_mse_path[li].mean(axis=-1)
+    var_y = make_problem(collapse(stats), True, False).yy  # weighted variance of y
+    metrics = {
+        "alpha": float(est.chosen_alpha_),
+        "alpha_min": float(est.alpha_),
+        "alpha_1se": float(est.alpha_1se_),
+        "l1_ratio": float(est.l1_ratio_),
+        "cv_mse": float(mean[chosen]),
+        "cv_mse_se": float(se[chosen]),
+        "cv_mse_min": float(mean[est.cv_result_.best_alpha_index]),
+        "train_mse": float(train[chosen]),
+        "cv_r2": float(1.0 - mean[chosen] / var_y) if var_y > 0 else None,
+        "n_nonzero": int(np.count_nonzero(est.coef_)),
+        "rows": rows_used,
+        "rows_dropped": int(dropped),
+        "files": len(part.files),
+        "files_scanned": len(part.files),
+        "files_from_cache": 0,
+        "seconds": seconds,
+        "data_pass_seconds": t_pass,
+    }
+    from .report import render_report
+
+    html = render_report(model, metrics)
+    write_version(
+        cfg.output.registry,
+        cfg.output.name,
+        {
+            "model.json": json.dumps(model, indent=1),
+            "metrics.json": json.dumps(metrics, indent=1),
+            "report.html": html,
+        },
+        storage_options=cfg.output.storage_options,
+        version=version,
+    )
+    ref = ModelRef(cfg.output.registry, cfg.output.name, version)
+    log(
+        f"dreg: wrote {posixpath.join(cfg.output.registry, cfg.output.name, version)} "
+        f"(alpha={est.chosen_alpha_:.4g}, CV MSE={metrics['cv_mse']:.4g} ± {metrics['cv_mse_se']:.2g}, "
+        f"{metrics['n_nonzero']}/{len(features)} non-zero, {seconds:.1f}s)"
+    )
+    return FitOutcome(ref=ref, model=model, metrics=metrics, estimator=est)
+
+
+def run_predict(
+    model_ref: str,
+    data: str,
+    output: str,
+    *,
+    keep: list[str] | None = None,
+    storage_options: dict[str, Any] | None = None,
+    cluster_cfg: Any = None,
+    scheduler: str | None = None,
+    scheduler_file: str | None = None,
+    log: Log = print,
+) -> dict[str, Any]:
+    """Score every file of a lake into ``output`` (one Parquet file per input file)."""
+    from .cluster import ClusterError, dask_client
+    from .config import ClusterConfig
+    from .lake import predict_file
+
+    ref, model, _ = read_model(model_ref)
+    features = list(model["features"])
+    coef = np.asarray(model["coef"], dtype=np.float64)
+    intercept = float(model["intercept"])
+    lake = open_lake(data, storage_options)
+    keep = list(keep or [])
+    cluster_cfg = cluster_cfg or ClusterConfig()
+    log(f"dreg: scoring {len(lake.files)} file(s) of {data} with {ref.name}/{ref.version}")
+    with dask_client(cluster_cfg, address=scheduler, scheduler_file=scheduler_file, log=log) as (client, _):
+        from dask.base import tokenize
+        from dask.delayed import delayed
+
+        token = tokenize(ref, [f.identity() for f in lake.files], output, keep)[:16]
+        tasks = [
+            delayed(predict_file, pure=True)(
+                f, lake.protocol, dict(lake.storage_options), lake.full_url(f), features, keep, coef, intercept,
+                output, dask_key_name=f"dreg-predict-{token}-{i}",
+            )
+            for i, f in enumerate(lake.files)
+        ]
+        try:
+            results = client.compute(tasks, sync=True)
+        except _lost_cluster_errors() as exc:
+            raise ClusterError(f"lost the Dask scheduler while scoring: {exc}") from None
+    rows = int(sum(r["rows"] for r in results))
+    nulls = int(sum(r["null_predictions"] for r in results))
+    log(f"dreg: wrote {len(results)} file(s), {rows} row(s) to {output}" + (f" ({nulls} null predictions)" if nulls else ""))
+    return {"files": len(results), "rows": rows, "null_predictions": nulls, "model": f"{ref.name}/{ref.version}"}
