@@ -71,28 +71,50 @@ def _numeric_frame_to_numpy(df: object, what: str = "X") -> tuple[np.ndarray, li
 
 
 def to_numpy_X(X: ArrayLike) -> tuple[np.ndarray, list[str] | None]:
-    """A 2-d numeric numpy array and the column names (pandas only)."""
+    """A 2-d numeric numpy array and the column names (pandas only).
+
+    Uses scikit-learn's ``check_array`` for its standard messages (1-d input,
+    sparse, complex, empty); NaN/inf are not rejected here but counted by the
+    statistics pass, which names the columns.
+    """
+    from sklearn.utils.validation import check_array
+
+    if X is None:
+        raise ValueError("X is None; dreg needs a 2-d array-like of features")
     if _is_pandas(X) and hasattr(X, "columns"):
-        return _numeric_frame_to_numpy(X)
-    arr = np.asarray(X)
-    if arr.ndim == 1:
+        arr, names = _numeric_frame_to_numpy(X)
+    else:
+        names = None
+        arr = X
+    arr = np.asarray(arr) if not hasattr(arr, "tocsr") else arr
+    if getattr(arr, "ndim", 2) == 1:
         raise ValueError(
-            f"X must be 2-dimensional (n_samples, n_features), got a 1-d array of shape {arr.shape}; "
-            "use X.reshape(-1, 1) for a single feature"
+            f"X must be 2-dimensional (n_samples, n_features), got a 1-d array of shape {arr.shape}. "
+            "Reshape your data either using array.reshape(-1, 1) if your data has a single feature "
+            "or array.reshape(1, -1) if it contains a single sample."
         )
-    if arr.ndim != 2:
-        raise ValueError(f"X must be 2-dimensional, got shape {arr.shape}")
-    if arr.dtype.kind == "b":
+    if getattr(arr, "dtype", None) is not None and arr.dtype.kind == "b":
         arr = arr.astype(np.float64)
-    if arr.dtype.kind not in "iuf":
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"X must be numeric, got dtype {arr.dtype}: {exc}") from None
-    return arr, None
+    try:
+        arr = check_array(
+            arr,
+            accept_sparse=False,
+            dtype="numeric" if getattr(arr, "dtype", None) is None or arr.dtype.kind not in "iuf" else None,
+            ensure_all_finite=False,
+            ensure_2d=True,
+            allow_nd=False,
+            input_name="X",
+        )
+    except TypeError as exc:
+        if "sparse" in str(exc).lower():
+            raise TypeError(f"dreg does not support sparse input: {exc}") from None
+        raise TypeError(f"X must be numeric: {exc}") from None
+    return arr, names
 
 
 def to_numpy_1d(v: ArrayLike, name: str, n: int | None = None) -> np.ndarray:
+    if v is None:
+        raise ValueError(f"this estimator requires {name} to be passed, but the target {name} is None")
     if _is_pandas(v) and hasattr(v, "columns"):
         if v.shape[1] != 1:
             raise ValueError(f"{name} must be 1-dimensional, got a DataFrame with {v.shape[1]} columns")
@@ -106,6 +128,17 @@ def to_numpy_1d(v: ArrayLike, name: str, n: int | None = None) -> np.ndarray:
     else:
         arr = np.asarray(v)
     if arr.ndim == 2 and arr.shape[1] == 1:
+        if name == "y":
+            import warnings
+
+            from sklearn.exceptions import DataConversionWarning
+
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change the shape of y "
+                "to (n_samples,), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=4,
+            )
         arr = arr[:, 0]
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-dimensional, got shape {arr.shape}")
@@ -174,15 +207,15 @@ def compute_stats(
     ya = to_numpy_1d(y, "y", n)
     wa = None
     if sample_weight is not None:
-        if np.ndim(sample_weight) == 0:
-            wa = np.full(n, float(sample_weight))
+        if np.ndim(np.asarray(sample_weight)) == 0:
+            wa = np.full(n, float(np.asarray(sample_weight)))
         else:
             wa = to_numpy_1d(sample_weight, "sample_weight", n).astype(np.float64)
     fa = None
     if spec.folds is not None:
         fa = _check_folds(to_numpy_1d(spec.folds, "folds", n))
     if n == 0:
-        raise ValueError("X has 0 rows")
+        raise ValueError(f"Found array with 0 sample(s) (shape={Xa.shape}) while a minimum of 1 is required.")
     step = max(1, _BLOCK_BYTES // max(1, 8 * p))
     parts = []
     for start in range(0, n, step):

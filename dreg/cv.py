@@ -128,13 +128,16 @@ def cross_validate(
     l1_ratios = np.atleast_1d(np.asarray(l1_ratios, dtype=np.float64))
     folds = stats.labels[stats.labels >= 0]
     K = folds.size
+    n_samples = int(stats.count.sum())
+    if not float(stats.weight_sum.sum()) > 0:
+        raise ValueError("all sample weights are zero: nothing to fit")
     if K < 2:
-        raise ValueError(f"cross-validation needs at least 2 folds, got {K}")
+        raise ValueError(f"cross-validation needs at least 2 folds, got {K} (n_samples={n_samples})")
     counts = stats.count[np.searchsorted(stats.labels, folds)]
     small = folds[counts < 2]
     if small.size:
         raise ValueError(
-            f"fold(s) {small.tolist()} have fewer than 2 rows with positive weight "
+            f"fold(s) {small.tolist()} have fewer than 2 rows with positive weight (n_samples={n_samples}) "
             f"(rows per fold: {dict(zip(folds.tolist(), counts.tolist(), strict=True))})"
         )
     full = make_problem(collapse(stats), fit_intercept, standardize)

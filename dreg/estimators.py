@@ -113,6 +113,37 @@ def _penalty_arrays(est: _Base, p: int, names: list[str] | None) -> tuple[np.nda
     return pf, lower, upper
 
 
+def _splits_to_folds(cv: object, X: object, y: object) -> np.ndarray:
+    """Fold labels from a scikit-learn splitter or an iterable of ``(train, test)``.
+
+    dreg's one-pass CV needs each training set to be the complement of its
+    test set (rows in no test set are always training, label ``-1``), as for
+    KFold, GroupKFold or PredefinedSplit; other schemes are refused.
+    """
+    if is_dask_collection(X):
+        raise ValueError("a CV splitter needs in-memory X; for Dask inputs give per-row folds= labels")
+    n = len(X)
+    splits = list(cv.split(X, y)) if hasattr(cv, "split") else list(cv)
+    if len(splits) < 2:
+        raise ValueError(f"cross-validation needs at least 2 splits, got {len(splits)}")
+    labels = np.full(n, -1, dtype=np.int64)
+    for k, (_, test) in enumerate(splits):
+        test = np.asarray(test)
+        test = np.flatnonzero(test) if test.dtype == bool else test.astype(np.int64)
+        if np.any(labels[test] >= 0):
+            raise ValueError("the CV splits' test sets overlap; dreg needs disjoint test folds")
+        labels[test] = k
+    for k, (train, _) in enumerate(splits):
+        train = np.asarray(train)
+        train = np.flatnonzero(train) if train.dtype == bool else np.sort(train.astype(np.int64))
+        if not np.array_equal(train, np.flatnonzero(labels != k)):
+            raise ValueError(
+                "each CV training set must be the complement of its test set "
+                "(KFold, GroupKFold, PredefinedSplit); use folds= for custom schemes"
+            )
+    return labels
+
+
 # --------------------------------------------------------------------------- base
 class _Base(RegressorMixin, BaseEstimator):
     """Shared fitting, prediction and scoring."""
@@ -128,7 +159,8 @@ class _Base(RegressorMixin, BaseEstimator):
     def _stats(self, X, y, sample_weight, spec: FoldSpec | None) -> tuple[SufficientStats, list[str] | None]:
         stats, names, _ = compute_stats(X, y, sample_weight, spec)
         self.n_features_in_ = stats.n_features
-        if names is not None and all(isinstance(n, str) for n in names):
+        columns = getattr(X, "columns", None)
+        if names is not None and columns is not None and all(isinstance(c, str) for c in columns):
             self.feature_names_in_ = np.asarray(names, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
@@ -171,7 +203,14 @@ class _Base(RegressorMixin, BaseEstimator):
             return X.rechunk({1: -1}).map_blocks(_predict_block, coef, b, drop_axis=1, dtype=np.float64)
         Xa, _ = to_numpy_X(X)
         if Xa.shape[1] != coef.shape[0]:
-            raise ValueError(f"X has {Xa.shape[1]} features, but the model was fitted with {coef.shape[0]}")
+            raise ValueError(
+                f"X has {Xa.shape[1]} features, but {type(self).__name__} is expecting {coef.shape[0]} features as input"
+            )
+        if Xa.dtype.kind == "f" and not np.all(np.isfinite(Xa)):
+            bad = np.flatnonzero(~np.all(np.isfinite(Xa), axis=0))
+            names = getattr(self, "feature_names_in_", None)
+            cols = [str(names[j]) if names is not None else str(j) for j in bad[:10]]
+            raise ValueError(f"Input X contains NaN or infinity in {bad.size} column(s): {cols}")
         return _predict_block(Xa, coef, b)
 
     def score(self, X, y, sample_weight=None) -> float:
@@ -183,7 +222,10 @@ class _Base(RegressorMixin, BaseEstimator):
         X = self._prepare_predict_X(X)
         stats, _, _ = compute_stats(X, y, sample_weight, None)
         if stats.n_features != self.coef_.shape[0]:
-            raise ValueError(f"X has {stats.n_features} features, but the model was fitted with {self.coef_.shape[0]}")
+            raise ValueError(
+                f"X has {stats.n_features} features, but {type(self).__name__} is expecting "
+                f"{self.coef_.shape[0]} features as input"
+            )
         one = collapse(stats)
         W = float(one.weight_sum[0])
         mse = float(mse_from_stats(one, self.coef_[None, :], np.array([self.intercept_]))[0])
@@ -420,8 +462,12 @@ class _CV(_Base):
         _check_common(self)
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
-        if isinstance(self.cv, bool) or not isinstance(self.cv, numbers.Integral) or self.cv < 2:
+        if isinstance(self.cv, bool) or (isinstance(self.cv, numbers.Integral) and self.cv < 2):
             raise ValueError(f"cv must be an integer >= 2, got {self.cv!r}")
+        if not isinstance(self.cv, numbers.Integral) and not (
+            hasattr(self.cv, "split") or hasattr(self.cv, "__iter__")
+        ):
+            raise ValueError(f"cv must be an integer >= 2, a CV splitter or an iterable of (train, test), got {self.cv!r}")
         if np.ndim(self.alphas) == 0:
             if isinstance(self.alphas, bool) or not isinstance(self.alphas, numbers.Integral) or self.alphas < 1:
                 raise ValueError(f"alphas must be a positive integer or an array of alphas, got {self.alphas!r}")
@@ -455,6 +501,10 @@ class _CV(_Base):
         self
         """
         self._check_cv_params()
+        if not isinstance(self.cv, numbers.Integral):
+            if folds is not None:
+                raise ValueError("give either a CV splitter in cv or folds=, not both")
+            folds = _splits_to_folds(self.cv, X, y)
         if folds is None:
             spec = FoldSpec(n_folds=int(self.cv), random_state=resolve_seed(self.random_state))
         else:
@@ -540,8 +590,11 @@ _CV_DOC = """
         or an explicit grid (sorted decreasing).
     eps : float, optional
         ``alpha_min / alpha_max`` of the automatic grid; default {eps_doc}.
-    cv : int, default 5
-        Number of folds (ignored when ``fit(..., folds=...)`` is given).
+    cv : int, CV splitter or iterable of (train, test), default 5
+        Number of folds (ignored when ``fit(..., folds=...)`` is given).  A
+        scikit-learn splitter (KFold, GroupKFold, PredefinedSplit...) or a
+        list of splits is accepted for in-memory data when every training set
+        is the complement of its test set; it is turned into per-row labels.
     fit_intercept, standardize, penalty_factor, positive, lower_bounds, upper_bounds, solver, tol, max_iter
         As in :class:`ElasticNet`.
     selection : {{'min', '1se'}}, default 'min'

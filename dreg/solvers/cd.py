@@ -234,7 +234,7 @@ def cd_path(
             thr *= 1e-3
             work_mask |= v > target
         coefs[a_idx] = b
-        n_iter[a_idx] = sweeps
+        n_iter[a_idx] = max(sweeps, 1)  # the KKT check alone is one pass over the features
         converged[a_idx] = ok
         kkt[a_idx] = best
         ever |= b != 0
