@@ -22,6 +22,7 @@ import json
 import os
 import posixpath
 import re
+import shutil
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -87,12 +88,16 @@ def write_version(
             os.makedirs(base, exist_ok=True)
             tmp = posixpath.join(base, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
             os.makedirs(tmp)
-            for fname in ordered:
-                _write_local(posixpath.join(tmp, fname), files[fname])
-            _fsync_dir(tmp)
-            if os.path.exists(target):
-                raise RegistryError(f"version {version} of {name!r} already exists")
-            os.rename(tmp, target)
+            try:
+                for fname in ordered:
+                    _write_local(posixpath.join(tmp, fname), files[fname])
+                _fsync_dir(tmp)
+                if os.path.exists(target):
+                    raise RegistryError(f"version {version} of {name!r} already exists")
+                os.rename(tmp, target)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)  # a failed write leaves nothing behind
+                raise
             _fsync_dir(base)
             if update_latest:
                 _write_local(posixpath.join(base, f".latest-{uuid.uuid4().hex[:8]}"), version + "\n", replace_to=posixpath.join(base, "latest"))
