@@ -13,13 +13,17 @@ from numpy.typing import NDArray
 from .problem import GramProblem
 from .solvers import PathSolution, admm_path, cd_path, ridge_path
 
-__all__ = ["PathResult", "alpha_max", "alpha_grid", "enet_path", "choose_solver", "SOLVERS"]
+__all__ = ["PathResult", "alpha_max", "alpha_grid", "blas_threads", "enet_path", "choose_solver", "SOLVERS"]
 
 FloatArray = NDArray[np.float64]
 SOLVERS = ("auto", "cd", "admm")
 
 # glmnet floors l1_ratio at this value when computing alpha_max for near-ridge fits
 _L1_FLOOR = 1e-3
+# up to this many features the coordinator solves with one BLAS thread
+_SMALL_P = 512
+# relative slack of alpha_max over its exact value (see alpha_max)
+_ALPHA_MAX_SLACK = 1e-12
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,9 @@ def alpha_max(
     t = np.where(lo < 0, np.where(hi > 0, np.abs(c), np.maximum(-c, 0.0)), np.maximum(c, 0.0))
     t = np.where((lo >= 0) & (hi <= 0), 0.0, t)
     denom = max(l1_ratio, _L1_FLOOR) * pf[P]
-    return float(np.max(t[P] / denom))
+    # a relative 1e-12 above the exact value, so that rounding in the solver's own
+    # residual and in ``alpha * l1_ratio * pf`` cannot leave a 1e-17 coefficient at the top
+    return float(np.max(t[P] / denom)) * (1.0 + _ALPHA_MAX_SLACK)
 
 
 def alpha_grid(
@@ -168,6 +174,21 @@ def choose_solver(solver: str, l1_ratio: float, lower: FloatArray, upper: FloatA
     return solver
 
 
+def blas_threads(n_features: int):
+    """One BLAS thread for small problems, whose many tiny products and
+    factorizations only lose time to thread synchronisation (badly so on a
+    loaded machine); the library default for large ones."""
+    import contextlib
+
+    if n_features > _SMALL_P:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def enet_path(
     problem: GramProblem,
     alphas: FloatArray,
@@ -207,13 +228,18 @@ def enet_path(
     init = None
     if coef_init is not None:
         init = problem.to_standardized(coef_init)[keep]
+    elif name != "eigen" and np.any(pf == 0):
+        # start from the fit of the unpenalized features (the model at alpha_max),
+        # so penalized features that it explains never enter the working set
+        init = _unpenalized_fit(Q, q, pf, lo, hi, problem.yy)
     sol: PathSolution
-    if name == "eigen":
-        sol = ridge_path(Q, q, alphas, pf)
-    elif name == "cd":
-        sol = cd_path(Q, q, alphas, l1_ratio, pf, lo, hi, yy=problem.yy, tol=tol, max_iter=max_iter, coef_init=init)
-    else:
-        sol = admm_path(Q, q, alphas, l1_ratio, pf, lo, hi, yy=problem.yy, tol=tol, max_iter=max_iter, coef_init=init)
+    with blas_threads(q.shape[0]):
+        if name == "eigen":
+            sol = ridge_path(Q, q, alphas, pf)
+        elif name == "cd":
+            sol = cd_path(Q, q, alphas, l1_ratio, pf, lo, hi, yy=problem.yy, tol=tol, max_iter=max_iter, coef_init=init)
+        else:
+            sol = admm_path(Q, q, alphas, l1_ratio, pf, lo, hi, yy=problem.yy, tol=tol, max_iter=max_iter, coef_init=init)
     coef_std = np.zeros((alphas.size, p))
     coef_std[:, keep] = sol.coef
     coef, intercept = problem.to_original(coef_std)

@@ -119,7 +119,7 @@ def admm_path(
                     u *= _TAU
             b = z.copy()
             best = float(kkt_violation(Q, q, b, l1, l2, lower, upper).max(initial=0.0))
-            cand = polish(Q, q, b, l1, l2, lower, upper)
+            cand = polish(Q, q, b, l1, l2, lower, upper) if best > target else None
             if cand is not None:
                 v_cand = float(kkt_violation(Q, q, cand, l1, l2, lower, upper).max(initial=0.0))
                 if v_cand <= best:
