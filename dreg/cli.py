@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--data", required=True, metavar="LAKE", help="folder or URL of Parquet files")
     pr.add_argument("--output", required=True, metavar="DIR", help="output folder or URL")
     pr.add_argument("--keep", nargs="*", default=[], metavar="COLUMN", help="input columns to copy to the output")
+    pr.add_argument("--storage-options", metavar="JSON", default=None,
+                    help='fsspec options for the model, data and output URLs, e.g. \'{"anon": false}\'')
     g = pr.add_mutually_exclusive_group()
     g.add_argument("--scheduler", metavar="ADDRESS")
     g.add_argument("--scheduler-file", metavar="FILE")
@@ -123,7 +125,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .config import ClusterConfig
             from .pipeline import run_predict
 
-            run_predict(args.model, args.data, args.output, keep=args.keep,
+            try:
+                so = json.loads(args.storage_options) if args.storage_options else None
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"--storage-options is not valid JSON: {exc}") from None
+            if so is not None and not isinstance(so, dict):
+                raise ConfigError("--storage-options must be a JSON object")
+            run_predict(args.model, args.data, args.output, keep=args.keep, storage_options=so,
                         cluster_cfg=ClusterConfig(n_workers=args.n_workers),
                         scheduler=args.scheduler, scheduler_file=args.scheduler_file, log=_log)
             return EXIT_OK

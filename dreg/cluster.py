@@ -80,7 +80,9 @@ def dask_client(
             n_workers = len(client.scheduler_info().get("workers", {}))
         dashboard = None
         with contextlib.suppress(Exception):
-            dashboard = client.dashboard_link
+            # only when the scheduler really serves one (an existing cluster may not)
+            if "dashboard" in client.scheduler_info().get("services", {}):
+                dashboard = client.dashboard_link
         info = ClusterInfo(kind=kind, address=str(client.scheduler.address), workers=n_workers, dashboard=dashboard)
         log(f"dreg: Dask {kind} at {info.address} with {n_workers} worker(s)")
         if dashboard:

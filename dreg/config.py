@@ -162,8 +162,21 @@ class Config(_Strict):
 
 def _format_errors(err: ValidationError, source: str) -> str:
     lines = []
+    seen = set()
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
+        # keep the config keys; drop pydantic's union-member tags ("constrained-int", "list[...]")
+        parts = []
+        for p in e["loc"]:
+            if isinstance(p, int):
+                parts.append(f"[{p}]")
+            elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(p)) or not parts:
+                parts.append(str(p))
+            else:
+                break
+        loc = ".".join(parts).replace(".[", "[")
+        if (loc, e["type"]) in seen and e["type"] not in ("extra_forbidden", "missing"):
+            continue
+        seen.add((loc, e["type"]))
         if e["type"] == "extra_forbidden":
             lines.append(f"  unknown key '{loc}'")
         elif e["type"] == "missing":

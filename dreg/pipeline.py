@@ -253,7 +253,7 @@ def run_predict(
     from .config import ClusterConfig
     from .lake import predict_file
 
-    ref, model, _ = read_model(model_ref)
+    ref, model, _ = read_model(model_ref, storage_options)
     features = list(model["features"])
     coef = np.asarray(model["coef"], dtype=np.float64)
     intercept = float(model["intercept"])
@@ -269,7 +269,7 @@ def run_predict(
         tasks = [
             delayed(predict_file, pure=True)(
                 f, lake.protocol, dict(lake.storage_options), lake.full_url(f), features, keep, coef, intercept,
-                output, dask_key_name=f"dreg-predict-{token}-{i}",
+                output, storage_options, dask_key_name=f"dreg-predict-{token}-{i}",
             )
             for i, f in enumerate(lake.files)
         ]
