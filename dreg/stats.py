@@ -307,17 +307,19 @@ def block_stats(
 
     # --- validity counters (cheap: only computed exactly when a sum is not finite)
     nonfinite_x = np.zeros(p, dtype=np.int64)
-    colsum = X.sum(axis=0, dtype=np.float64) if n else np.zeros(p)
-    if not np.all(np.isfinite(colsum)):
-        nonfinite_x = np.count_nonzero(~np.isfinite(X), axis=0).astype(np.int64)
     nonfinite_y = 0
-    if n and not np.isfinite(y.sum(dtype=np.float64)):
-        nonfinite_y = int(np.count_nonzero(~np.isfinite(y)))
     nonfinite_w = negative_w = 0
-    if w is not None and n:
-        if not np.isfinite(w.sum()):
-            nonfinite_w = int(np.count_nonzero(~np.isfinite(w)))
-        negative_w = int(np.count_nonzero(w < 0))
+    # inf + (-inf) in a sum is NaN: count it here, do not warn (the caller reports it)
+    with np.errstate(invalid="ignore", over="ignore"):
+        colsum = X.sum(axis=0, dtype=np.float64) if n else np.zeros(p)
+        if not np.all(np.isfinite(colsum)):
+            nonfinite_x = np.count_nonzero(~np.isfinite(X), axis=0).astype(np.int64)
+        if n and not np.isfinite(y.sum(dtype=np.float64)):
+            nonfinite_y = int(np.count_nonzero(~np.isfinite(y)))
+        if w is not None and n:
+            if not np.isfinite(w.sum()):
+                nonfinite_w = int(np.count_nonzero(~np.isfinite(w)))
+            negative_w = int(np.count_nonzero(w < 0))
 
     K = labels.shape[0]
     count = np.zeros(K, dtype=np.int64)
