@@ -36,7 +36,9 @@ def machine_facts() -> str:
             pass
     return (
         f"Run {_dt.datetime.now(_dt.UTC).strftime('%Y-%m-%d %H:%M UTC')} on {cpu}, {os.cpu_count()} cores, {mem}; "
-        f"Python {platform.python_version()}; " + ", ".join(vers) + ". Shared machine: compare ratios from the same run."
+        f"Python {platform.python_version()}; "
+        + ", ".join(vers)
+        + ". Shared machine: compare ratios from the same run."
     )
 
 
@@ -44,7 +46,11 @@ def write_section(key: str, title: str, body: str) -> None:
     """Replace (or append) the ``<!-- key:start -->`` ... ``<!-- key:end -->`` section."""
     start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
     block = f"{start}\n## {title}\n\n{body}\n{end}"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nEach section is written by the script it names; rerun it to refresh.\n"
+    text = (
+        RESULTS.read_text()
+        if RESULTS.exists()
+        else "# Benchmark results\n\nEach section is written by the script it names; rerun it to refresh.\n"
+    )
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     RESULTS.write_text(text)

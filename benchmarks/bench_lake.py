@@ -94,15 +94,18 @@ def main() -> None:
     print(f"wrote {args.rows} x {args.features} in {args.files} files to {lake} ({time.perf_counter() - t:.1f}s)")
     files = sorted(str(p) for p in lake.rglob("*.parquet"))
     read_cols = [*cols, "y"]
-    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address=None)
+    cluster = LocalCluster(
+        n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    )
     client = Client(cluster)
-    cfg = parse_config({
-        "data": {"path": str(lake), "target": "y", "features": cols},
-        "model": {"penalty": "lasso", "cv": 5, "alphas": 100},
-        "cluster": {"address": cluster.scheduler_address},
-        "output": {"registry": str(tmp / "registry"), "name": "bench"},
-    })
+    cfg = parse_config(
+        {
+            "data": {"path": str(lake), "target": "y", "features": cols},
+            "model": {"penalty": "lasso", "cv": 5, "alphas": 100},
+            "cluster": {"address": cluster.scheduler_address},
+            "output": {"registry": str(tmp / "registry"), "name": "bench"},
+        }
+    )
 
     def scan_dd() -> None:
         dd.read_parquet(str(lake), columns=read_cols).sum().compute()
@@ -115,7 +118,7 @@ def main() -> None:
 
     runs = {"scan-dd": scan_dd, "scan-files": scan_files, "dreg-fit": fit}
     times: dict[str, list[float]] = {k: [] for k in runs}
-    for name, fn in runs.items():  # warm-up: imports, page cache, worker start
+    for fn in runs.values():  # warm-up: imports, page cache, worker start
         fn()
     for _ in range(args.reps):
         for name, fn in runs.items():
@@ -126,7 +129,11 @@ def main() -> None:
     client.close()
     cluster.close()
     med = {k: statistics.median(v) for k, v in times.items()}
-    cmd = "python benchmarks/bench_lake.py" + (" --quick" if args.quick else f" --rows {args.rows} --features {args.features} --files {args.files} --workers {args.workers} --reps {args.reps}")
+    cmd = "python benchmarks/bench_lake.py" + (
+        " --quick"
+        if args.quick
+        else f" --rows {args.rows} --features {args.features} --files {args.files} --workers {args.workers} --reps {args.reps}"
+    )
     lines = [
         f"Command: `{cmd}`",
         "",
@@ -150,7 +157,9 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        write_section("bench_lake", "`dreg fit` on a lake vs a bare Dask scan (issue 3)", machine_facts() + "\n\n" + text)
+        write_section(
+            "bench_lake", "`dreg fit` on a lake vs a bare Dask scan (issue 3)", machine_facts() + "\n\n" + text
+        )
 
 
 if __name__ == "__main__":

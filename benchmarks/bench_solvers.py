@@ -79,8 +79,12 @@ def main() -> None:
             pr, ones, inf, alpha_grid, X, y = problem(p, rho)
             for l1 in (1.0, 0.5, 0.1):
                 alphas = alpha_grid(pr, l1, ones, -inf, inf, 100)
-                t_cd, cd = timed(lambda: cd_path(pr.Q, pr.q, alphas, l1, ones, -inf, inf, yy=pr.yy, tol=1e-7), args.reps)
-                t_ad, ad = timed(lambda: admm_path(pr.Q, pr.q, alphas, l1, ones, -inf, inf, yy=pr.yy, tol=1e-7), args.reps)
+                t_cd, cd = timed(
+                    lambda: cd_path(pr.Q, pr.q, alphas, l1, ones, -inf, inf, yy=pr.yy, tol=1e-7), args.reps
+                )
+                t_ad, ad = timed(
+                    lambda: admm_path(pr.Q, pr.q, alphas, l1, ones, -inf, inf, yy=pr.yy, tol=1e-7), args.reps
+                )
                 diff = float(np.max(np.abs(cd.coef - ad.coef)))
                 # scikit-learn on the same standardized problem: Gram = n Q, Xy = n q
                 n = 20 * p

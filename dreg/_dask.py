@@ -130,7 +130,9 @@ def _offsets(parts: Sequence[Delayed], token: str) -> list[Delayed | int]:
     offsets: list[Delayed | int] = [0]
     for i, part in enumerate(parts[:-1]):
         rows = delayed(len, pure=True)(part, dask_key_name=f"dreg-rows-{token}-{i}")
-        offsets.append(delayed(operator.add, pure=True)(offsets[-1], rows, dask_key_name=f"dreg-offset-{token}-{i + 1}"))
+        offsets.append(
+            delayed(operator.add, pure=True)(offsets[-1], rows, dask_key_name=f"dreg-offset-{token}-{i + 1}")
+        )
     return offsets
 
 
@@ -146,7 +148,9 @@ def _frame_leaves(X, y, sample_weight, folds, spec: FoldSpec, token: str) -> tup
         if not (pd.api.types.is_numeric_dtype(X[c].dtype) or pd.api.types.is_bool_dtype(X[c].dtype))
     ]
     if bad:
-        raise ValueError(f"X has {len(bad)} non-numeric column(s): {', '.join(bad)}; encode them as numbers before fitting")
+        raise ValueError(
+            f"X has {len(bad)} non-numeric column(s): {', '.join(bad)}; encode them as numbers before fitting"
+        )
     frame = X.rename(columns={c: str(c) for c in X.columns}) if any(not isinstance(c, str) for c in X.columns) else X
     extra = {}
     y_col, w_col, fold_col = "__dreg_y__", None, None

@@ -56,11 +56,12 @@ def _numeric_frame_to_numpy(df: object, what: str = "X") -> tuple[np.ndarray, li
     ]
     if bad:
         raise ValueError(
-            f"{what} has {len(bad)} non-numeric column(s): {', '.join(bad)}; "
-            "encode them as numbers before fitting"
+            f"{what} has {len(bad)} non-numeric column(s): {', '.join(bad)}; encode them as numbers before fitting"
         )
     names = [str(c) for c in df.columns]
-    if all(df[c].dtype.kind in "fiub" and not isinstance(df[c].dtype, pd.api.extensions.ExtensionDtype) for c in df.columns):
+    if all(
+        df[c].dtype.kind in "fiub" and not isinstance(df[c].dtype, pd.api.extensions.ExtensionDtype) for c in df.columns
+    ):
         arr = df.to_numpy()
         if arr.dtype.kind == "b" or arr.dtype == object:
             arr = arr.astype(np.float64)
@@ -171,8 +172,9 @@ def raise_for_invalid(stats: SufficientStats, feature_names: Sequence[str] | Non
             label = f"column {feature_names[j]!r} (index {j})" if feature_names else f"column {j}"
             parts.append(f"{label}: {int(stats.nonfinite_x[j])}")
         more = f", and {bad_cols.size - 20} more columns" if bad_cols.size > 20 else ""
-        problems.append(f"X contains {total} NaN or infinite value(s) in {bad_cols.size} column(s): "
-                        + "; ".join(parts) + more)
+        problems.append(
+            f"X contains {total} NaN or infinite value(s) in {bad_cols.size} column(s): " + "; ".join(parts) + more
+        )
     if stats.nonfinite_y:
         problems.append(f"y contains {stats.nonfinite_y} NaN or infinite value(s)")
     if stats.nonfinite_w:
@@ -221,11 +223,7 @@ def compute_stats(
     for start in range(0, n, step):
         stop = min(n, start + step)
         labels = fa[start:stop] if fa is not None else spec.labels_for(start, stop)
-        parts.append(
-            block_stats(
-                Xa[start:stop], ya[start:stop], None if wa is None else wa[start:stop], labels
-            )
-        )
+        parts.append(block_stats(Xa[start:stop], ya[start:stop], None if wa is None else wa[start:stop], labels))
     stats = merge_all(parts) if parts else empty_stats(p)
     raise_for_invalid(stats, names)
     return stats, names, n

@@ -50,20 +50,28 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--scheduler-file", metavar="FILE", help="use an existing Dask scheduler via its scheduler file")
     f.add_argument("--performance-report", metavar="FILE", help="save Dask's HTML performance report of the run")
 
-    pr = sub.add_parser("predict", help="score a lake with a registry model, one output file per input file", epilog=_EPILOG)
+    pr = sub.add_parser(
+        "predict", help="score a lake with a registry model, one output file per input file", epilog=_EPILOG
+    )
     pr.add_argument("--model", required=True, metavar="REGISTRY/NAME[/VERSION]")
     pr.add_argument("--data", required=True, metavar="LAKE", help="folder or URL of Parquet files")
     pr.add_argument("--output", required=True, metavar="DIR", help="output folder or URL")
     pr.add_argument("--keep", nargs="*", default=[], metavar="COLUMN", help="input columns to copy to the output")
-    pr.add_argument("--storage-options", metavar="JSON", default=None,
-                    help='fsspec options for the model, data and output URLs, e.g. \'{"anon": false}\'')
+    pr.add_argument(
+        "--storage-options",
+        metavar="JSON",
+        default=None,
+        help="fsspec options for the model, data and output URLs, e.g. '{\"anon\": false}'",
+    )
     g = pr.add_mutually_exclusive_group()
     g.add_argument("--scheduler", metavar="ADDRESS")
     g.add_argument("--scheduler-file", metavar="FILE")
     pr.add_argument("--n-workers", type=int, default=2, help="workers of the embedded cluster (default 2)")
 
     d = sub.add_parser("demo", help="fit a cross-validated lasso on a synthetic lake, end to end", epilog=_EPILOG)
-    d.add_argument("--workdir", default="dreg-demo", help="where the lake, registry and report go (default ./dreg-demo)")
+    d.add_argument(
+        "--workdir", default="dreg-demo", help="where the lake, registry and report go (default ./dreg-demo)"
+    )
     d.add_argument("--n-workers", type=int, default=None, help="workers of the embedded cluster (default 2)")
 
     s = sub.add_parser("show", help="summarize a stored model", epilog=_EPILOG)
@@ -79,22 +87,44 @@ def _show(ref: str, as_json: bool) -> int:
     coef = model["coef"]
     feats = model["features"]
     if as_json:
-        facts = {k: model.get(k) for k in ("name", "version", "created", "estimator", "penalty", "alpha", "alpha_min",
-                                            "alpha_1se", "l1_ratio", "selection", "intercept", "rows", "target")}
+        facts = {
+            k: model.get(k)
+            for k in (
+                "name",
+                "version",
+                "created",
+                "estimator",
+                "penalty",
+                "alpha",
+                "alpha_min",
+                "alpha_1se",
+                "l1_ratio",
+                "selection",
+                "intercept",
+                "rows",
+                "target",
+            )
+        }
         facts["coef"] = dict(zip(feats, coef, strict=True))
         facts["metrics"] = metrics
         print(json.dumps(facts, indent=1))
         return EXIT_OK
     print(f"{r.name} version {r.version}  ({model.get('created', '?')})")
     print(f"  estimator   {model['estimator']} ({model.get('penalty')}), target {model.get('target')!r}")
-    print(f"  alpha       {model['alpha']:.6g} (selection={model.get('selection')}; "
-          f"min {model.get('alpha_min', float('nan')):.6g}, 1se {model.get('alpha_1se', float('nan')):.6g})")
+    print(
+        f"  alpha       {model['alpha']:.6g} (selection={model.get('selection')}; "
+        f"min {model.get('alpha_min', float('nan')):.6g}, 1se {model.get('alpha_1se', float('nan')):.6g})"
+    )
     print(f"  l1_ratio    {model.get('l1_ratio')}")
     rows = model.get("rows", {})
     data = model.get("data", {})
-    print(f"  data        {data.get('path')}: {data.get('files')} file(s), {rows.get('used')} rows used, {rows.get('dropped', 0)} dropped")
+    print(
+        f"  data        {data.get('path')}: {data.get('files')} file(s), {rows.get('used')} rows used, {rows.get('dropped', 0)} dropped"
+    )
     if metrics:
-        print(f"  CV MSE      {metrics['cv_mse']:.6g} ± {metrics['cv_mse_se']:.3g} (train {metrics['train_mse']:.6g}); CV R² {metrics.get('cv_r2')}")
+        print(
+            f"  CV MSE      {metrics['cv_mse']:.6g} ± {metrics['cv_mse_se']:.3g} (train {metrics['train_mse']:.6g}); CV R² {metrics.get('cv_r2')}"
+        )
         print(f"  run         {metrics['seconds']:.1f}s, {metrics.get('files_scanned')} file(s) scanned")
     nz = [(f, c) for f, c in zip(feats, coef, strict=True) if c != 0]
     print(f"  intercept   {model['intercept']:.6g}")
@@ -118,8 +148,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .pipeline import run_fit
 
             cfg = load_config(args.config)
-            run_fit(cfg, scheduler=args.scheduler, scheduler_file=args.scheduler_file,
-                    performance_report=args.performance_report, log=_log)
+            run_fit(
+                cfg,
+                scheduler=args.scheduler,
+                scheduler_file=args.scheduler_file,
+                performance_report=args.performance_report,
+                log=_log,
+            )
             return EXIT_OK
         if args.command == "predict":
             from .config import ClusterConfig
@@ -131,9 +166,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise ConfigError(f"--storage-options is not valid JSON: {exc}") from None
             if so is not None and not isinstance(so, dict):
                 raise ConfigError("--storage-options must be a JSON object")
-            run_predict(args.model, args.data, args.output, keep=args.keep, storage_options=so,
-                        cluster_cfg=ClusterConfig(n_workers=args.n_workers),
-                        scheduler=args.scheduler, scheduler_file=args.scheduler_file, log=_log)
+            run_predict(
+                args.model,
+                args.data,
+                args.output,
+                keep=args.keep,
+                storage_options=so,
+                cluster_cfg=ClusterConfig(n_workers=args.n_workers),
+                scheduler=args.scheduler,
+                scheduler_file=args.scheduler_file,
+                log=_log,
+            )
             return EXIT_OK
         if args.command == "demo":
             from .demo import run_demo

@@ -119,9 +119,7 @@ class ModelConfig(_Strict):
     @model_validator(mode="after")
     def _l1_ratio_fits_penalty(self) -> ModelConfig:
         if self.penalty != "elasticnet" and self.l1_ratio is not None:
-            raise ValueError(
-                f"l1_ratio is only used with penalty: elasticnet (penalty is {self.penalty!r})"
-            )
+            raise ValueError(f"l1_ratio is only used with penalty: elasticnet (penalty is {self.penalty!r})")
         ratios = self.l1_ratio if isinstance(self.l1_ratio, list) else [self.l1_ratio]
         for r in ratios:
             if r is not None and not 0.0 <= r <= 1.0:

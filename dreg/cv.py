@@ -142,9 +142,7 @@ def cross_validate(
         )
     full = make_problem(collapse(stats), fit_intercept, standardize)
     if np.ndim(alphas) == 0:
-        grids = np.stack(
-            [alpha_grid(full, lr, penalty_factor, lower, upper, int(alphas), eps) for lr in l1_ratios]
-        )
+        grids = np.stack([alpha_grid(full, lr, penalty_factor, lower, upper, int(alphas), eps) for lr in l1_ratios])
     else:
         grid = np.sort(np.asarray(alphas, dtype=np.float64))[::-1]
         grids = np.tile(grid, (l1_ratios.size, 1))
@@ -161,8 +159,15 @@ def cross_validate(
     for li, lr in enumerate(l1_ratios):
         for k in range(K):
             res = enet_path(
-                problems[k], grids[li], float(lr), penalty_factor, lower, upper,
-                solver=solver, tol=tol, max_iter=max_iter,
+                problems[k],
+                grids[li],
+                float(lr),
+                penalty_factor,
+                lower,
+                upper,
+                solver=solver,
+                tol=tol,
+                max_iter=max_iter,
             )
             mse[li, :, k] = mse_from_stats(held[k], res.coef, res.intercept)
             train_mse[li, :, k] = mse_from_stats(train_sets[k], res.coef, res.intercept)

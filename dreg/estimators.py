@@ -71,9 +71,7 @@ def _check_l1_ratio(value: object) -> float:
     return v
 
 
-def _per_feature(
-    name: str, value: object, p: int, names: list[str] | None, default: float
-) -> NDArray[np.float64]:
+def _per_feature(name: str, value: object, p: int, names: list[str] | None, default: float) -> NDArray[np.float64]:
     """A per-feature array from None, a scalar, an array or a {feature name: value} mapping."""
     if value is None:
         return np.full(p, default)
@@ -195,9 +193,7 @@ class _Base(RegressorMixin, BaseEstimator):
         b = float(self.intercept_)
         if is_dask_collection(X):
             if hasattr(X, "columns"):
-                return X.map_partitions(
-                    _predict_frame, coef, b, meta=("prediction", "f8")
-                ).to_dask_array()
+                return X.map_partitions(_predict_frame, coef, b, meta=("prediction", "f8")).to_dask_array()
             if X.ndim != 2 or X.shape[1] != coef.shape[0]:
                 raise ValueError(f"X has shape {X.shape}, expected (n, {coef.shape[0]})")
             return X.rechunk({1: -1}).map_blocks(_predict_block, coef, b, drop_axis=1, dtype=np.float64)
@@ -283,7 +279,9 @@ class _SingleAlpha(_Base):
                 alphas = np.geomspace(top, alpha, max(2, min(20, int(np.ceil(np.log10(top / alpha) * 5)) + 1)))
             elif alpha == 0 and top > 0:
                 alphas = np.concatenate([np.geomspace(top, top * 1e-4, 20), [0.0]])
-        res = enet_path(problem, alphas, l1_ratio, pf, lower, upper, solver=self.solver, tol=self.tol, max_iter=self.max_iter)
+        res = enet_path(
+            problem, alphas, l1_ratio, pf, lower, upper, solver=self.solver, tol=self.tol, max_iter=self.max_iter
+        )
         self.coef_ = res.coef[-1].copy()
         self.intercept_ = float(res.intercept[-1])
         self.n_iter_ = int(res.n_iter.sum())
@@ -467,7 +465,9 @@ class _CV(_Base):
         if not isinstance(self.cv, numbers.Integral) and not (
             hasattr(self.cv, "split") or hasattr(self.cv, "__iter__")
         ):
-            raise ValueError(f"cv must be an integer >= 2, a CV splitter or an iterable of (train, test), got {self.cv!r}")
+            raise ValueError(
+                f"cv must be an integer >= 2, a CV splitter or an iterable of (train, test), got {self.cv!r}"
+            )
         if np.ndim(self.alphas) == 0:
             if isinstance(self.alphas, bool) or not isinstance(self.alphas, numbers.Integral) or self.alphas < 1:
                 raise ValueError(f"alphas must be a positive integer or an array of alphas, got {self.alphas!r}")
@@ -551,8 +551,15 @@ class _CV(_Base):
         chosen = cv.best_alpha_index if self.selection == "min" else cv.alpha_1se_index
         problem = make_problem(collapse(stats), self.fit_intercept, self.standardize)
         path = enet_path(
-            problem, cv.alphas[li], float(cv.l1_ratios[li]), pf, lower, upper,
-            solver=self.solver, tol=self.tol, max_iter=self.max_iter,
+            problem,
+            cv.alphas[li],
+            float(cv.l1_ratios[li]),
+            pf,
+            lower,
+            upper,
+            solver=self.solver,
+            tol=self.tol,
+            max_iter=self.max_iter,
         )
         self._set_cv_attributes(cv, path, chosen)
         return self
@@ -634,19 +641,16 @@ _CV_DOC = """
 
 
 class ElasticNetCV(_CV):
-    __doc__ = (
-        """Elastic net with alpha and l1_ratio chosen by K-fold cross-validation.
+    __doc__ = """Elastic net with alpha and l1_ratio chosen by K-fold cross-validation.
 
     All folds, all l1_ratios and the whole path are solved from one pass of
     per-fold sufficient statistics.  Objective as in :class:`ElasticNet`.
-"""
-        + _CV_DOC.format(
-            l1_doc="l1_ratio : float or list of float, default 0.5\n        Candidate mixes; a list is cross-validated.\n    ",
-            eps_doc="1e-4 if n_samples > n_features else 1e-2",
-            alphas_shape=" or (n_l1_ratios, n_alphas)",
-            mse_shape=" or (n_l1_ratios, n_alphas, n_folds)",
-            mean_shape=" or (n_l1_ratios, n_alphas)",
-        )
+""" + _CV_DOC.format(
+        l1_doc="l1_ratio : float or list of float, default 0.5\n        Candidate mixes; a list is cross-validated.\n    ",
+        eps_doc="1e-4 if n_samples > n_features else 1e-2",
+        alphas_shape=" or (n_l1_ratios, n_alphas)",
+        mse_shape=" or (n_l1_ratios, n_alphas, n_folds)",
+        mean_shape=" or (n_l1_ratios, n_alphas)",
     )
 
     def __init__(
@@ -686,16 +690,13 @@ class ElasticNetCV(_CV):
 
 
 class LassoCV(_CV):
-    __doc__ = (
-        """Lasso with alpha chosen by K-fold cross-validation (``l1_ratio = 1``).
-"""
-        + _CV_DOC.format(
-            l1_doc="",
-            eps_doc="1e-4 if n_samples > n_features else 1e-2",
-            alphas_shape="",
-            mse_shape="",
-            mean_shape="",
-        )
+    __doc__ = """Lasso with alpha chosen by K-fold cross-validation (``l1_ratio = 1``).
+""" + _CV_DOC.format(
+        l1_doc="",
+        eps_doc="1e-4 if n_samples > n_features else 1e-2",
+        alphas_shape="",
+        mse_shape="",
+        mean_shape="",
     )
     _l1_fixed = 1.0
 
@@ -734,20 +735,17 @@ class LassoCV(_CV):
 
 
 class RidgeCV(_CV):
-    __doc__ = (
-        """Ridge with alpha chosen by K-fold cross-validation (``l1_ratio = 0``).
+    __doc__ = """Ridge with alpha chosen by K-fold cross-validation (``l1_ratio = 0``).
 
     Every alpha of every fold comes from one eigendecomposition per fold.
     scikit-learn's ``RidgeCV`` alphas are unscaled: ``sklearn_alpha =
     n_train * alpha`` (see :class:`Ridge`).
-"""
-        + _CV_DOC.format(
-            l1_doc="",
-            eps_doc="1e-6 if n_samples > n_features else 1e-4 (ridge grid of :func:`dreg.path.alpha_grid`)",
-            alphas_shape="",
-            mse_shape="",
-            mean_shape="",
-        )
+""" + _CV_DOC.format(
+        l1_doc="",
+        eps_doc="1e-6 if n_samples > n_features else 1e-4 (ridge grid of :func:`dreg.path.alpha_grid`)",
+        alphas_shape="",
+        mse_shape="",
+        mean_shape="",
     )
     _l1_fixed = 0.0
 
@@ -783,4 +781,3 @@ class RidgeCV(_CV):
         self.tol = tol
         self.max_iter = max_iter
         self.random_state = random_state
-

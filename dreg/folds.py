@@ -53,8 +53,7 @@ def resolve_seed(random_state: object) -> int:
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(0, 2**31 - 1))
     raise ValueError(
-        "random_state must be None, a non-negative int, a numpy Generator or RandomState; "
-        f"got {random_state!r}"
+        f"random_state must be None, a non-negative int, a numpy Generator or RandomState; got {random_state!r}"
     )
 
 

@@ -238,12 +238,7 @@ def open_lake(path: str, storage_options: dict[str, Any] | None = None, filters:
 
 
 def _numeric(t: pa.DataType) -> bool:
-    return (
-        pa.types.is_integer(t)
-        or pa.types.is_floating(t)
-        or pa.types.is_boolean(t)
-        or pa.types.is_decimal(t)
-    )
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t)
 
 
 def infer_features(lake: Lake, target: str, weight: str | None, fold_column: str | None) -> list[str]:
@@ -298,7 +293,9 @@ def read_file_arrays(
     pf = _open(fs, f, url)
     schema = pf.schema_arrow
     part = dict(f.partitions)
-    fold_from_partition = spec.fold_column is not None and spec.fold_column not in schema.names and spec.fold_column in part
+    fold_from_partition = (
+        spec.fold_column is not None and spec.fold_column not in schema.names and spec.fold_column in part
+    )
     wanted = [c for c in spec.columns if not (fold_from_partition and c == spec.fold_column)]
     missing = [c for c in wanted if c not in schema.names]
     if missing:
@@ -415,7 +412,6 @@ def merge_parts(*parts: FilePart) -> FilePart:
     return FilePart(stats=stats, files=tuple(files))
 
 
-
 def predict_file(
     f: LakeFile,
     protocol: str,
@@ -465,7 +461,11 @@ def predict_file(
             raise DataError(f"{url}: cannot read row group {rg} ({type(exc).__name__}: {exc})") from None
         n = table.num_rows
         rows += n
-        X = np.column_stack([_column_array(table.column(c)) for c in features]).astype(np.float64, copy=False) if features else np.zeros((n, 0))
+        X = (
+            np.column_stack([_column_array(table.column(c)) for c in features]).astype(np.float64, copy=False)
+            if features
+            else np.zeros((n, 0))
+        )
         preds.append(X @ coef + intercept)
         for c in keep_file:
             kept[c].append(table.column(c).combine_chunks() if n else pa.array([], type=table.schema.field(c).type))

@@ -67,7 +67,9 @@ def _reduced(
     return keep, Q, q, np.asarray(penalty_factor, dtype=np.float64)[keep], lo, hi
 
 
-def _unpenalized_fit(Q: FloatArray, q: FloatArray, pf: FloatArray, lo: FloatArray, hi: FloatArray, yy: float) -> FloatArray:
+def _unpenalized_fit(
+    Q: FloatArray, q: FloatArray, pf: FloatArray, lo: FloatArray, hi: FloatArray, yy: float
+) -> FloatArray:
     """Least squares on the unpenalized features only (the model at alpha_max)."""
     b = np.zeros(q.shape[0])
     U = np.flatnonzero(pf == 0)
@@ -239,7 +241,9 @@ def enet_path(
         elif name == "cd":
             sol = cd_path(Q, q, alphas, l1_ratio, pf, lo, hi, yy=problem.yy, tol=tol, max_iter=max_iter, coef_init=init)
         else:
-            sol = admm_path(Q, q, alphas, l1_ratio, pf, lo, hi, yy=problem.yy, tol=tol, max_iter=max_iter, coef_init=init)
+            sol = admm_path(
+                Q, q, alphas, l1_ratio, pf, lo, hi, yy=problem.yy, tol=tol, max_iter=max_iter, coef_init=init
+            )
     coef_std = np.zeros((alphas.size, p))
     coef_std[:, keep] = sol.coef
     coef, intercept = problem.to_original(coef_std)

@@ -268,8 +268,17 @@ def run_predict(
         token = tokenize(ref, [f.identity() for f in lake.files], output, keep)[:16]
         tasks = [
             delayed(predict_file, pure=True)(
-                f, lake.protocol, dict(lake.storage_options), lake.full_url(f), features, keep, coef, intercept,
-                output, storage_options, dask_key_name=f"dreg-predict-{token}-{i}",
+                f,
+                lake.protocol,
+                dict(lake.storage_options),
+                lake.full_url(f),
+                features,
+                keep,
+                coef,
+                intercept,
+                output,
+                storage_options,
+                dask_key_name=f"dreg-predict-{token}-{i}",
             )
             for i, f in enumerate(lake.files)
         ]
@@ -279,5 +288,8 @@ def run_predict(
             raise ClusterError(f"lost the Dask scheduler while scoring: {exc}") from None
     rows = int(sum(r["rows"] for r in results))
     nulls = int(sum(r["null_predictions"] for r in results))
-    log(f"dreg: wrote {len(results)} file(s), {rows} row(s) to {output}" + (f" ({nulls} null predictions)" if nulls else ""))
+    log(
+        f"dreg: wrote {len(results)} file(s), {rows} row(s) to {output}"
+        + (f" ({nulls} null predictions)" if nulls else "")
+    )
     return {"files": len(results), "rows": rows, "null_predictions": nulls, "model": f"{ref.name}/{ref.version}"}

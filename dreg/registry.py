@@ -100,7 +100,11 @@ def write_version(
                 raise
             _fsync_dir(base)
             if update_latest:
-                _write_local(posixpath.join(base, f".latest-{uuid.uuid4().hex[:8]}"), version + "\n", replace_to=posixpath.join(base, "latest"))
+                _write_local(
+                    posixpath.join(base, f".latest-{uuid.uuid4().hex[:8]}"),
+                    version + "\n",
+                    replace_to=posixpath.join(base, "latest"),
+                )
                 _fsync_dir(base)
         else:
             if fs.exists(posixpath.join(target, "model.json")):
@@ -176,7 +180,9 @@ def latest_version(registry: str, name: str, storage_options: dict[str, Any] | N
     return v or None
 
 
-def read_model(ref: str | ModelRef, storage_options: dict[str, Any] | None = None) -> tuple[ModelRef, dict, dict | None]:
+def read_model(
+    ref: str | ModelRef, storage_options: dict[str, Any] | None = None
+) -> tuple[ModelRef, dict, dict | None]:
     """``(resolved ref, model.json, metrics.json or None)``."""
     r = parse_ref(ref) if isinstance(ref, str) else ref
     version = r.version or latest_version(r.registry, r.name, storage_options)

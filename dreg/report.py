@@ -230,9 +230,7 @@ def _read_model(model: Mapping[str, Any]) -> _Model:
     else:
         features = [f"x{j}" for j in range(coef.size)]
     if len(features) != coef.size:
-        raise _Unavailable(
-            f"the model has {len(features)} feature names but {coef.size} coefficients"
-        )
+        raise _Unavailable(f"the model has {len(features)} feature names but {coef.size} coefficients")
     return _Model(
         features=features,
         coef=coef,
@@ -382,9 +380,7 @@ def _alpha_lines(ax, m: _Model, with_text: bool) -> None:
 def _chosen_line(ax, m: _Model) -> None:
     x = _log1(m.alpha)
     if not math.isnan(x):
-        ax.axvline(
-            x, ls="--", lw=1.2, color="0.15", label=f"chosen alpha = {m.alpha:.3g} ({m.selection})"
-        )
+        ax.axvline(x, ls="--", lw=1.2, color="0.15", label=f"chosen alpha = {m.alpha:.3g} ({m.selection})")
 
 
 def _draw_cv(fig, m: _Model, c: _Curves, coef_path: FloatArray | None) -> None:
@@ -435,9 +431,7 @@ def _draw_cv(fig, m: _Model, c: _Curves, coef_path: FloatArray | None) -> None:
             top.set_xticks(x[picks], labels=[str(int(counts[i])) for i in picks])
             top.set_xlabel("nonzero coefficients (all-data fit)")
     if many:
-        bar = fig.colorbar(
-            ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="l1_ratio (other curves)"
-        )
+        bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="l1_ratio (other curves)")
         bar.solids.set_rasterized(False)  # matplotlib would embed a PNG; keep the SVG pure vector
         bar.solids.set_edgecolor("face")  # no seams between the colour cells
     ax.set_xlabel("log(alpha)")
@@ -566,13 +560,9 @@ def _facts(model: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
             part
             for part in (
                 _esc(cluster.get("kind")) if cluster.get("kind") is not None else "",
-                f"{_num(cluster.get('workers'))} worker(s)"
-                if cluster.get("workers") is not None
-                else "",
+                f"{_num(cluster.get('workers'))} worker(s)" if cluster.get("workers") is not None else "",
                 f"at <code>{_esc(cluster.get('address'))}</code>" if cluster.get("address") else "",
-                f"dashboard <code>{_esc(cluster.get('dashboard'))}</code>"
-                if cluster.get("dashboard")
-                else "",
+                f"dashboard <code>{_esc(cluster.get('dashboard'))}</code>" if cluster.get("dashboard") else "",
             )
             if part
         )
@@ -604,8 +594,7 @@ def _facts(model: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
         ("Weight sum", _num(rows.get("weight_sum"), ".6g")),
         (
             "Files",
-            f"{_num(metric('files', data.get('files')))} "
-            f"(scanned: {_num(metric('files_scanned'))})",
+            f"{_num(metric('files', data.get('files')))} (scanned: {_num(metric('files_scanned'))})",
         ),
         (
             "Time",
@@ -638,11 +627,7 @@ def _cv_section(plot: _Plotter, model: Mapping[str, Any]) -> str:
         if L > 1
         else ""
     )
-    top = (
-        " The top axis counts the nonzero coefficients of the all-data fit."
-        if coef_path is not None
-        else ""
-    )
+    top = " The top axis counts the nonzero coefficients of the all-data fit." if coef_path is not None else ""
     caption = (
         "Mean held-out mean squared error over the folds (points) with one standard error (bars), "
         f"along the alpha grid of the chosen l1_ratio = {_num(c.l1_ratios[c.best], '.3g')}; "
@@ -655,11 +640,7 @@ def _cv_section(plot: _Plotter, model: Mapping[str, Any]) -> str:
 
 def _skipped_note(alphas: FloatArray) -> str:
     bad = int(np.sum(~(np.isfinite(alphas) & (alphas > 0))))
-    return (
-        f" {bad} alpha(s) that are zero, negative or not finite are not shown on the log scale."
-        if bad
-        else ""
-    )
+    return f" {bad} alpha(s) that are zero, negative or not finite are not shown on the log scale." if bad else ""
 
 
 def _path_section(plot: _Plotter, model: Mapping[str, Any]) -> str:
@@ -670,9 +651,7 @@ def _path_section(plot: _Plotter, model: Mapping[str, Any]) -> str:
     except _Unavailable as exc:
         return _unavailable("The coefficient path", exc)
     drawn: list[tuple[list[int], int]] = []
-    svg = plot.figure(
-        lambda fig: drawn.append(_draw_path(fig, m, c, coef_path)), "Coefficient path"
-    )
+    svg = plot.figure(lambda fig: drawn.append(_draw_path(fig, m, c, coef_path)), "Coefficient path")
     ((labelled, grey),) = drawn
     flat = m.coef.size - len(labelled) - grey
     caption = (
@@ -700,18 +679,13 @@ def _gap_section(plot: _Plotter, model: Mapping[str, Any]) -> str:
         train = _array(path, "train_mse_path", 3)
         L, A = c.alphas.shape
         if held.shape[:2] != (L, A) or train.shape != held.shape:
-            raise _Unavailable(
-                f"mse_path {held.shape} and train_mse_path {train.shape} "
-                f"do not match alphas ({L}, {A})"
-            )
+            raise _Unavailable(f"mse_path {held.shape} and train_mse_path {train.shape} do not match alphas ({L}, {A})")
     except _Unavailable as exc:
         return _unavailable("Training versus held-out error", exc)
     x = _log(c.alphas[c.best])
     train_mean = _nanmean(train[c.best], axis=1)
     held_mean = _nanmean(held[c.best], axis=1)
-    svg = plot.figure(
-        lambda fig: _draw_gap(fig, m, x, train_mean, held_mean), "Training vs held-out error"
-    )
+    svg = plot.figure(lambda fig: _draw_gap(fig, m, x, train_mean, held_mean), "Training vs held-out error")
     caption = (
         "Mean over folds of each fold model's training error and its held-out error, for the "
         "chosen l1_ratio. As regularization weakens (to the left) the training error keeps "
@@ -739,16 +713,12 @@ def _frequency_section(plot: _Plotter, model: Mapping[str, Any]) -> str:
     in_model = np.isfinite(m.coef) & (m.coef != 0)
     candidates = np.flatnonzero((freq > 0) | in_model)
     if candidates.size == 0:
-        return (
-            f'<p class="note">No feature is selected in any fold at the chosen alpha. {summary}</p>'
-        )
+        return f'<p class="note">No feature is selected in any fold at the chosen alpha. {summary}</p>'
     size = np.where(np.isfinite(m.coef), np.abs(m.coef), -1.0)
     order = candidates[np.lexsort((-size[candidates], -freq[candidates]))]
     shown = [int(j) for j in order[:MAX_BARS]]
     height = 1.3 + 0.2 * len(shown)
-    svg = plot.figure(
-        lambda fig: _draw_frequency(fig, m, freq, K, shown), "Selection frequency", height=height
-    )
+    svg = plot.figure(lambda fig: _draw_frequency(fig, m, freq, K, shown), "Selection frequency", height=height)
     more = (
         f" Showing the {len(shown)} most frequently selected of {candidates.size:,}."
         if candidates.size > len(shown)
@@ -819,10 +789,7 @@ def _files_section(model: Mapping[str, Any]) -> str:
     data = _mapping(model, "data")
     raw = data.get("fingerprint")
     files = [f for f in raw if isinstance(f, Mapping)] if _is_list(raw) else []
-    intro = (
-        f"<p>Data path <code>{_esc(data.get('path'))}</code>: "
-        f"{_num(data.get('files'))} file(s).</p>"
-    )
+    intro = f"<p>Data path <code>{_esc(data.get('path'))}</code>: {_num(data.get('files'))} file(s).</p>"
     if not files:
         return intro + '\n<p class="note">The model records no file fingerprint.</p>'
     with_rows = any("rows" in f for f in files)  # the pipeline also records rows per file
@@ -832,11 +799,7 @@ def _files_section(model: Mapping[str, Any]) -> str:
         + f"<td>{_esc(f.get('mtime'))}</td><td>{_esc(f.get('etag'))}</td></tr>"
         for f in files[:MAX_FILES]
     )
-    more = (
-        f'<p class="note">\u2026 and {len(files) - MAX_FILES:,} more.</p>'
-        if len(files) > MAX_FILES
-        else ""
-    )
+    more = f'<p class="note">\u2026 and {len(files) - MAX_FILES:,} more.</p>' if len(files) > MAX_FILES else ""
     shown = min(len(files), MAX_FILES)
     return (
         f"{intro}\n<details><summary>Fingerprint: {len(files):,} file(s)"
@@ -892,9 +855,7 @@ def render_report(model: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
     at once.
     """
     if not isinstance(model, Mapping):
-        raise TypeError(
-            f"model must be a mapping (the content of model.json), got {type(model).__name__}"
-        )
+        raise TypeError(f"model must be a mapping (the content of model.json), got {type(model).__name__}")
     if not isinstance(metrics, Mapping):
         raise TypeError(f"metrics must be a mapping, got {type(metrics).__name__}")
     plot = _Plotter()

@@ -17,8 +17,14 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "estimator_from_dict", "estimator_to_dict
 
 FORMAT = "dreg-model"
 FORMAT_VERSION = 1
-PENALTY = {"LassoCV": "lasso", "RidgeCV": "ridge", "ElasticNetCV": "elasticnet",
-           "Lasso": "lasso", "Ridge": "ridge", "ElasticNet": "elasticnet"}
+PENALTY = {
+    "LassoCV": "lasso",
+    "RidgeCV": "ridge",
+    "ElasticNetCV": "elasticnet",
+    "Lasso": "lasso",
+    "Ridge": "ridge",
+    "ElasticNet": "elasticnet",
+}
 
 
 def jsonable(v: Any) -> Any:

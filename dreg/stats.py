@@ -100,11 +100,7 @@ class SufficientStats:
     @property
     def is_finite(self) -> bool:
         """True when no NaN/inf was seen in X, y or the weights."""
-        return (
-            not np.any(self.nonfinite_x)
-            and self.nonfinite_y == 0
-            and self.nonfinite_w == 0
-        )
+        return not np.any(self.nonfinite_x) and self.nonfinite_y == 0 and self.nonfinite_w == 0
 
     def select(self, label: int) -> SufficientStats:
         """Statistics of a single label."""
@@ -360,8 +356,18 @@ def block_stats(
 
 
 def _chan(
-    Wa: FloatArray, ma: FloatArray, mya: FloatArray, xxa: FloatArray, xya: FloatArray, yya: FloatArray,
-    Wb: FloatArray, mb: FloatArray, myb: FloatArray, xxb: FloatArray, xyb: FloatArray, yyb: FloatArray,
+    Wa: FloatArray,
+    ma: FloatArray,
+    mya: FloatArray,
+    xxa: FloatArray,
+    xya: FloatArray,
+    yya: FloatArray,
+    Wb: FloatArray,
+    mb: FloatArray,
+    myb: FloatArray,
+    xxb: FloatArray,
+    xyb: FloatArray,
+    yyb: FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """Vectorised pairwise centered update over a leading label axis."""
     W = Wa + Wb
@@ -381,9 +387,7 @@ def _chan(
 def merge(a: SufficientStats, b: SufficientStats) -> SufficientStats:
     """Merge statistics of two disjoint row sets, label by label (exact, order-free)."""
     if a.n_features != b.n_features:
-        raise ValueError(
-            f"cannot merge statistics with {a.n_features} and {b.n_features} features"
-        )
+        raise ValueError(f"cannot merge statistics with {a.n_features} and {b.n_features} features")
     labels = np.union1d(a.labels, b.labels)
     K, p = labels.shape[0], a.n_features
     ia = np.searchsorted(labels, a.labels)
@@ -461,8 +465,15 @@ def collapse(stats: SufficientStats, labels: ArrayLike | None = None, new_label:
         singles.append(
             SufficientStats(
                 labels=np.array([new_label], dtype=np.int64),
-                count=s.count, weight_sum=s.weight_sum, x_mean=s.x_mean, y_mean=s.y_mean,
-                xx=s.xx, xy=s.xy, yy=s.yy, nonfinite_x=np.zeros_like(s.nonfinite_x), n_blocks=0,
+                count=s.count,
+                weight_sum=s.weight_sum,
+                x_mean=s.x_mean,
+                y_mean=s.y_mean,
+                xx=s.xx,
+                xy=s.xy,
+                yy=s.yy,
+                nonfinite_x=np.zeros_like(s.nonfinite_x),
+                n_blocks=0,
             )
         )
     if not singles:
@@ -470,10 +481,19 @@ def collapse(stats: SufficientStats, labels: ArrayLike | None = None, new_label:
     else:
         out = merge_all(singles)
     return SufficientStats(
-        labels=out.labels, count=out.count, weight_sum=out.weight_sum, x_mean=out.x_mean,
-        y_mean=out.y_mean, xx=out.xx, xy=out.xy, yy=out.yy,
-        nonfinite_x=stats.nonfinite_x, nonfinite_y=stats.nonfinite_y,
-        nonfinite_w=stats.nonfinite_w, negative_w=stats.negative_w, n_blocks=stats.n_blocks,
+        labels=out.labels,
+        count=out.count,
+        weight_sum=out.weight_sum,
+        x_mean=out.x_mean,
+        y_mean=out.y_mean,
+        xx=out.xx,
+        xy=out.xy,
+        yy=out.yy,
+        nonfinite_x=stats.nonfinite_x,
+        nonfinite_y=stats.nonfinite_y,
+        nonfinite_w=stats.nonfinite_w,
+        negative_w=stats.negative_w,
+        n_blocks=stats.n_blocks,
     )
 
 

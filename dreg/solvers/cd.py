@@ -207,8 +207,16 @@ def _solve_working_set(
     denom = diag + l2[work]
     kernel = _cd_kernel if _NUMBA else _python_kernel
     total, converged = kernel(
-        Qw, cw, bw, diag, denom, np.ascontiguousarray(l1[work]), np.ascontiguousarray(lower[work]),
-        np.ascontiguousarray(upper[work]), float(thresh), int(max_sweeps),
+        Qw,
+        cw,
+        bw,
+        diag,
+        denom,
+        np.ascontiguousarray(l1[work]),
+        np.ascontiguousarray(lower[work]),
+        np.ascontiguousarray(upper[work]),
+        float(thresh),
+        int(max_sweeps),
     )
     delta = bw - b[work]
     nzd = np.flatnonzero(delta)
@@ -288,9 +296,7 @@ def cd_path(
             while True:
                 work = np.flatnonzero(work_mask)
                 if work.size:
-                    n, ok = _solve_working_set(
-                        Q, b, c, work, l1, l2, lower, upper, thr, max(max_iter - sweeps, 1)
-                    )
+                    n, ok = _solve_working_set(Q, b, c, work, l1, l2, lower, upper, thr, max(max_iter - sweeps, 1))
                     sweeps += n
                 else:
                     ok = True
