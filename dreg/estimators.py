@@ -111,6 +111,20 @@ def _penalty_arrays(est: _Base, p: int, names: list[str] | None) -> tuple[np.nda
     return pf, lower, upper
 
 
+def _warn_if_not_converged(est: object, converged: bool) -> None:
+    if not converged:
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        warnings.warn(
+            f"{type(est).__name__}: the solver did not converge within max_iter={est.max_iter} "
+            f"(largest KKT violation {est.kkt_violation_:.2e}); increase max_iter or tol",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+
+
 def _splits_to_folds(cv: object, X: object, y: object) -> np.ndarray:
     """Fold labels from a scikit-learn splitter or an iterable of ``(train, test)``.
 
@@ -286,6 +300,7 @@ class _SingleAlpha(_Base):
         self.intercept_ = float(res.intercept[-1])
         self.n_iter_ = int(res.n_iter.sum())
         self.kkt_violation_ = float(res.kkt[-1])
+        _warn_if_not_converged(self, bool(res.converged[-1]))
         self.solver_ = res.solver
         return self
 
@@ -462,8 +477,8 @@ class _CV(_Base):
             raise ValueError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
         if isinstance(self.cv, bool) or (isinstance(self.cv, numbers.Integral) and self.cv < 2):
             raise ValueError(f"cv must be an integer >= 2, got {self.cv!r}")
-        if not isinstance(self.cv, numbers.Integral) and not (
-            hasattr(self.cv, "split") or hasattr(self.cv, "__iter__")
+        if isinstance(self.cv, str | bytes | float) or (
+            not isinstance(self.cv, numbers.Integral) and not (hasattr(self.cv, "split") or hasattr(self.cv, "__iter__"))
         ):
             raise ValueError(
                 f"cv must be an integer >= 2, a CV splitter or an iterable of (train, test), got {self.cv!r}"
@@ -586,6 +601,7 @@ class _CV(_Base):
         self.fold_coef_ = cv.fold_coef[chosen].copy()
         self.n_iter_ = int(path.n_iter[chosen])
         self.kkt_violation_ = float(path.kkt[chosen])
+        _warn_if_not_converged(self, bool(path.converged[chosen]))
         self.solver_ = path.solver
 
 
