@@ -71,17 +71,30 @@ def tree_merge(
     return level[0]
 
 
-def lake_graph(lake, spec) -> Delayed:
+def lake_graph(lake, spec, cache=None) -> Delayed:
     """One ``dreg-read-stats`` task per lake file, merged by a ``dreg-merge`` tree.
 
     The result is a :class:`dreg.lake.FilePart`: the statistics of every file
-    and the per-file account of rows read and dropped.
+    and the per-file account of rows read and dropped.  With a
+    :class:`dreg.cache.StatsCache`, each task first looks for the file's cached
+    statistics and only reads the file when they are missing (then caches
+    them).  Leaves are in the lake's file order whether cached or not, so the
+    merge tree, and hence the result, is the same bit for bit.
     """
-    from .lake import merge_parts, read_file_stats
+    from .cache import cached_file_stats
+    from .lake import merge_parts
 
-    token = tokenize(lake.url, [f.identity() for f in lake.files], spec)[:16]
+    token = tokenize(lake.url, [f.identity() for f in lake.files], spec, cache)[:16]
+    so = None if cache is None else cache.storage_options
     leaves = [
-        delayed(read_file_stats, pure=True)(f, spec, lake.full_url(f), dask_key_name=f"dreg-read-stats-{token}-{i}")
+        delayed(cached_file_stats, pure=True)(
+            f,
+            spec,
+            lake.full_url(f),
+            None if cache is None else cache.entry(f),
+            so,
+            dask_key_name=f"dreg-read-stats-{token}-{i}",
+        )
         for i, f in enumerate(lake.files)
     ]
     if not leaves:

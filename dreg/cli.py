@@ -7,6 +7,7 @@ Exit codes
 2  usage or configuration error
 3  bad data (missing/non-numeric columns, invalid values, unreadable files)
 4  the Dask cluster is unreachable or was lost
+5  the new model was stored but not promoted to ``latest`` (worse than the champion)
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_DATA = 3
 EXIT_CLUSTER = 4
+EXIT_REJECTED = 5
 
 _EPILOG = """exit codes: 0 success, 1 unexpected failure, 2 usage or configuration error,
-3 bad data, 4 Dask cluster unreachable or lost"""
+3 bad data, 4 Dask cluster unreachable or lost, 5 model stored but not promoted"""
 
 
 def _log(msg: str) -> None:
@@ -73,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
         "--workdir", default="dreg-demo", help="where the lake, registry and report go (default ./dreg-demo)"
     )
     d.add_argument("--n-workers", type=int, default=None, help="workers of the embedded cluster (default 2)")
+
+    h = sub.add_parser("history", help="list a model's versions: window, rows, alpha, CV error, status", epilog=_EPILOG)
+    h.add_argument("model", metavar="REGISTRY/NAME")
+    h.add_argument("--json", action="store_true", help="print the rows as JSON")
 
     s = sub.add_parser("show", help="summarize a stored model", epilog=_EPILOG)
     s.add_argument("model", metavar="REGISTRY/NAME[/VERSION]")
@@ -136,11 +142,40 @@ def _show(ref: str, as_json: bool) -> int:
     return EXIT_OK
 
 
+def _history(ref: str, as_json: bool) -> int:
+    from .registry import RegistryError, history, parse_ref
+
+    r = parse_ref(ref)
+    rows = history(r.registry, r.name)
+    if not rows:
+        raise RegistryError(f"no versions of {r.name!r} in {r.registry!r}")
+    if as_json:
+        print(json.dumps(rows, indent=1))
+        return EXIT_OK
+
+    def num(v, fmt):
+        return "-" if v is None else format(v, fmt)
+
+    print(
+        f"{'version':<23} {'status':<9} {'window':<28} {'rows':>10} {'alpha':>10} {'CV MSE':>11} {'champion':>11} {'scanned':>8} {'cached':>7}"
+    )
+    for row in rows:
+        status = row["status"] + ("*" if row["latest"] else "")
+        print(
+            f"{row['version']:<23} {status:<9} {row['window'][:28]:<28} {num(row['rows'], 'd'):>10} "
+            f"{num(row['alpha'], '.4g'):>10} {num(row['cv_mse'], '.5g'):>11} {num(row['champion_mse'], '.5g'):>11} "
+            f"{num(row['files_scanned'], 'd'):>8} {num(row['files_from_cache'], 'd'):>7}"
+        )
+    print("* = latest")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from .cluster import ClusterError
     from .config import ConfigError, load_config
     from .lake import DataError
+    from .pipeline import PromotionRejected
     from .registry import RegistryError
 
     try:
@@ -184,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(args.workdir, args.n_workers, log=_log)
         if args.command == "show":
             return _show(args.model, args.json)
+        if args.command == "history":
+            return _history(args.model, args.json)
     except ConfigError as exc:
         print(f"dreg: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -196,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RegistryError as exc:
         print(f"dreg: registry error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except PromotionRejected as exc:
+        print(f"dreg: not promoted: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
     except KeyboardInterrupt:
         print("dreg: interrupted", file=sys.stderr)
         return 130

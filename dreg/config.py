@@ -59,6 +59,13 @@ class Filter(_Strict):
         raise ValueError(f"a filter is 'column op value' or [column, op, value], got {item!r}")
 
 
+class Window(_Strict):
+    """Keep the files of the ``last`` largest values of a hive partition column."""
+
+    column: str
+    last: Annotated[int, Field(ge=1)]
+
+
 class DataConfig(_Strict):
     path: str = Field(description="Folder or URL (file://, s3://) of the Parquet lake")
     target: str
@@ -68,6 +75,7 @@ class DataConfig(_Strict):
     filters: list[Filter] = Field(default_factory=list)
     storage_options: dict[str, Any] = Field(default_factory=dict)
     on_invalid_rows: Literal["error", "drop"] = "error"
+    window: Window | None = None
 
     @field_validator("filters", mode="before")
     @classmethod
@@ -145,10 +153,33 @@ class ClusterConfig(_Strict):
         return self
 
 
+class PromotionConfig(_Strict):
+    """Champion/challenger: a new version becomes ``latest`` only if its CV error is
+    at most ``(1 + tolerance)`` times the current latest model's error on the same
+    folds of the new data."""
+
+    enabled: bool = True
+    tolerance: Annotated[float, Field(ge=0)] = 0.01
+
+
 class OutputConfig(_Strict):
     registry: str
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
     storage_options: dict[str, Any] = Field(default_factory=dict)
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
+
+
+class CacheConfig(_Strict):
+    """Per-file statistics cache (see :mod:`dreg.cache`).
+
+    ``path`` defaults to ``<registry>-stats-cache/<name>``, beside the registry;
+    workers must be able to reach it (a shared folder or an object store), as
+    they read and write it.  ``enabled: false`` rescans every file.
+    """
+
+    enabled: bool = True
+    path: str | None = None
+    storage_options: dict[str, Any] | None = None
 
 
 class Config(_Strict):
@@ -156,6 +187,7 @@ class Config(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     output: OutputConfig
+    cache: CacheConfig = Field(default_factory=CacheConfig)
 
 
 def _format_errors(err: ValidationError, source: str) -> str:

@@ -79,6 +79,8 @@ class Lake:
     files: tuple[LakeFile, ...]
     partition_columns: tuple[str, ...] = ()
     pruned: int = 0
+    all_files: tuple[LakeFile, ...] = ()
+    window_values: tuple[str, ...] = ()
 
     def full_url(self, f: LakeFile) -> str:
         return f.path if self.protocol in ("file", "local") else f"{self.protocol}://{f.path}"
@@ -166,11 +168,19 @@ def _compare(a: str, op: str, b: Any) -> bool:
     }[op]
 
 
-def open_lake(path: str, storage_options: dict[str, Any] | None = None, filters: Sequence[Any] = ()) -> Lake:
+def open_lake(
+    path: str,
+    storage_options: dict[str, Any] | None = None,
+    filters: Sequence[Any] = (),
+    window: Any = None,
+) -> Lake:
     """List the Parquet files of a lake, pruning hive partitions with ``filters``.
 
     ``filters`` are :class:`dreg.config.Filter` objects (or anything with
-    ``column``, ``op``, ``value``) on partition columns.
+    ``column``, ``op``, ``value``) on partition columns.  ``window`` (a
+    :class:`dreg.config.Window`, with ``column`` and ``last``) then keeps the
+    files of the ``last`` largest values of a partition column (e.g. the last
+    7 days), after the filters.
     """
     import fsspec
     from fsspec.core import url_to_fs
@@ -225,6 +235,17 @@ def open_lake(path: str, storage_options: dict[str, Any] | None = None, filters:
                 f"(partition columns: {list(part_cols) or 'none'})"
             )
         kept = [f for f in kept if _compare(dict(f.partitions).get(flt.column, ""), flt.op, flt.value)]
+    window_values: tuple[str, ...] = ()
+    if window is not None:
+        if window.column not in part_cols:
+            raise DataError(
+                f"window on {window.column!r}: not a partition column of lake {path!r} "
+                f"(partition columns: {list(part_cols) or 'none'})"
+            )
+        values = sorted({dict(f.partitions).get(window.column, "") for f in kept}, key=_sort_key)
+        window_values = tuple(values[-window.last :])
+        keep_values = set(window_values)
+        kept = [f for f in kept if dict(f.partitions).get(window.column, "") in keep_values]
     _ = fsspec  # imported for its registry of protocols
     return Lake(
         url=path,
@@ -234,7 +255,18 @@ def open_lake(path: str, storage_options: dict[str, Any] | None = None, filters:
         files=tuple(kept),
         partition_columns=part_cols,
         pruned=len(files) - len(kept),
+        all_files=tuple(files),
+        window_values=window_values,
     )
+
+
+def _sort_key(v: str) -> tuple[int, float, str]:
+    """Partition values in their natural order: numbers numerically, the rest as text
+    (ISO dates sort correctly as text)."""
+    try:
+        return (0, float(v), "")
+    except ValueError:
+        return (1, 0.0, v)
 
 
 def _numeric(t: pa.DataType) -> bool:

@@ -23,15 +23,73 @@ from typing import Any
 
 import numpy as np
 
+from .cache import StatsCache, default_cache_url, stats_key
 from .config import Config, ModelConfig
 from .lake import DataError, ReadSpec, infer_features, open_lake
-from .problem import make_problem
+from .problem import make_problem, mse_from_stats
 from .registry import ModelRef, new_version, read_model, write_version
 from .stats import collapse
 
-__all__ = ["FitOutcome", "build_estimator", "run_fit", "run_predict", "versions"]
+__all__ = ["FitOutcome", "PromotionRejected", "build_estimator", "run_fit", "run_predict", "versions"]
 
 Log = Callable[[str], None]
+
+
+class PromotionRejected(RuntimeError):
+    """The new version was stored but not promoted to ``latest`` (exit code 5)."""
+
+    def __init__(self, reason: str, outcome: FitOutcome) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+
+
+def _promotion(cfg: Config, stats, features: list[str], metrics: dict[str, Any], log: Log) -> dict[str, Any]:
+    """Champion/challenger decision against the current ``latest`` on the same folds of the new data.
+
+    The challenger's error is its cross-validated MSE at its alpha; the
+    champion's is the mean over the same folds of its MSE on each fold's rows
+    (from the fold statistics, no data read).  Promote when
+    ``challenger <= champion * (1 + tolerance)``.
+    """
+    from .registry import RegistryError
+
+    p = cfg.output.promotion
+    challenger = float(metrics["cv_mse"])
+    base = {"challenger_mse": challenger, "tolerance": p.tolerance, "champion": None, "champion_mse": None}
+    try:
+        champ_ref, champ, _ = read_model(ModelRef(cfg.output.registry, cfg.output.name), cfg.output.storage_options)
+    except RegistryError:
+        return {**base, "status": "first", "reason": "no previous model"}
+    base["champion"] = champ_ref.version
+    if not p.enabled:
+        return {**base, "status": "promoted", "reason": "promotion checks disabled"}
+    missing = [f for f in champ["features"] if f not in features]
+    if missing:
+        return {
+            **base,
+            "status": "promoted",
+            "reason": f"champion uses features absent now ({missing[:5]}); not comparable",
+        }
+    coef = np.zeros(len(features))
+    for name, c in zip(champ["features"], champ["coef"], strict=True):
+        coef[features.index(name)] = c
+    folds = stats.labels[stats.labels >= 0]
+    errors = [
+        float(mse_from_stats(stats.select(int(k)), coef[None, :], np.array([float(champ["intercept"])]))[0])
+        for k in folds
+    ]
+    champion = float(np.mean(errors))
+    base["champion_mse"] = champion
+    if challenger <= champion * (1.0 + p.tolerance):
+        reason = f"CV MSE {challenger:.6g} <= champion {champ_ref.version}'s {champion:.6g} x (1 + {p.tolerance:g})"
+        log(f"dreg: promoted: {reason}")
+        return {**base, "status": "promoted", "reason": reason}
+    reason = (
+        f"CV MSE {challenger:.6g} is worse than champion {champ_ref.version}'s {champion:.6g} on the same folds "
+        f"by more than the tolerance {p.tolerance:g}; kept as a rejected candidate, 'latest' unchanged"
+    )
+    log(f"dreg: rejected: {reason}")
+    return {**base, "status": "rejected", "reason": reason}
 
 
 @dataclass(frozen=True)
@@ -107,7 +165,7 @@ def run_fit(
     started = _now()
     t0 = time.perf_counter()
     d = cfg.data
-    lake = open_lake(d.path, d.storage_options, d.filters)
+    lake = open_lake(d.path, d.storage_options, d.filters, d.window)
     if not lake.files:
         raise DataError(f"lake {d.path!r}: every file was pruned by the filters")
     features = list(d.features) if d.features else infer_features(lake, d.target, d.weight, d.fold_column)
@@ -122,13 +180,23 @@ def run_fit(
         random_state=cfg.model.random_state,
         on_invalid_rows=d.on_invalid_rows,
     )
+    cache = None
+    if cfg.cache.enabled:
+        cache_url = cfg.cache.path or default_cache_url(cfg.output.registry, cfg.output.name)
+        cache_so = cfg.output.storage_options if cfg.cache.storage_options is None else cfg.cache.storage_options
+        cache = StatsCache(url=cache_url, storage_options=dict(cache_so), key=stats_key(spec))
     log(
         f"dreg: lake {d.path}: {len(lake.files)} file(s)"
         + (f" ({lake.pruned} pruned by filters)" if lake.pruned else "")
+        + (
+            f", window {d.window.column} in {lake.window_values[0]}..{lake.window_values[-1]}"
+            if lake.window_values
+            else ""
+        )
         + f", {len(features)} feature(s), target {d.target!r}"
     )
     with dask_client(cfg.cluster, address=scheduler, scheduler_file=scheduler_file, log=log) as (client, info):
-        graph = lake_graph(lake, spec)
+        graph = lake_graph(lake, spec, cache)
         report_ctx = (
             distributed.performance_report(filename=performance_report)
             if performance_report
@@ -144,6 +212,9 @@ def run_fit(
         cluster_info = info.as_dict()
     t_pass = time.perf_counter() - t0
     stats = part.stats
+    n_cached = sum(1 for f in part.files if f.get("from_cache"))
+    if cache is not None:
+        log(f"dreg: {len(part.files) - n_cached} file(s) scanned, {n_cached} from the statistics cache")
     rows_used = int(stats.count.sum())
     rows_total = int(sum(f["rows"] for f in part.files))
     dropped = rows_total - sum(int(f["rows_used"]) for f in part.files)
@@ -173,6 +244,9 @@ def run_fit(
             "path": d.path,
             "files": len(part.files),
             "pruned_files": lake.pruned,
+            "window": (
+                {"column": d.window.column, "values": list(lake.window_values)} if d.window is not None else None
+            ),
             "fingerprint": [
                 {"path": f["path"], "size": f["size"], "mtime": f["mtime"], "etag": f["etag"], "rows": f["rows"]}
                 for f in part.files
@@ -208,14 +282,18 @@ def run_fit(
         "rows": rows_used,
         "rows_dropped": int(dropped),
         "files": len(part.files),
-        "files_scanned": len(part.files),
-        "files_from_cache": 0,
+        "files_scanned": len(part.files) - n_cached,
+        "files_from_cache": n_cached,
         "seconds": seconds,
         "data_pass_seconds": t_pass,
     }
+    decision = _promotion(cfg, stats, features, metrics, log)
+    metrics["promotion"] = decision
+    model["promotion"] = decision
     from .report import render_report
 
     html = render_report(model, metrics)
+    promoted = decision["status"] != "rejected"
     write_version(
         cfg.output.registry,
         cfg.output.name,
@@ -226,13 +304,26 @@ def run_fit(
         },
         storage_options=cfg.output.storage_options,
         version=version,
+        update_latest=promoted,
     )
+    if cache is not None:
+        try:
+            removed = cache.prune(list(lake.all_files))
+            if removed:
+                log(
+                    f"dreg: pruned {removed} statistics cache entr{'y' if removed == 1 else 'ies'} of changed or deleted files"
+                )
+        except OSError as exc:  # the model is written; a cache that cannot be pruned is not fatal
+            log(f"dreg: warning: could not prune the statistics cache: {exc}")
     ref = ModelRef(cfg.output.registry, cfg.output.name, version)
     log(
         f"dreg: wrote {posixpath.join(cfg.output.registry, cfg.output.name, version)} "
         f"(alpha={est.chosen_alpha_:.4g}, CV MSE={metrics['cv_mse']:.4g} ± {metrics['cv_mse_se']:.2g}, "
         f"{metrics['n_nonzero']}/{len(features)} non-zero, {seconds:.1f}s)"
     )
+    outcome = FitOutcome(ref=ref, model=model, metrics=metrics, estimator=est)
+    if not promoted:
+        raise PromotionRejected(decision["reason"], outcome)
     return FitOutcome(ref=ref, model=model, metrics=metrics, estimator=est)
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "history",
     "ModelRef",
     "RegistryError",
     "list_versions",
@@ -203,6 +204,36 @@ def read_model(
         with fs.open(mpath, "r") as fh:
             metrics = json.load(fh)
     return ModelRef(r.registry, r.name, version), model, metrics
+
+
+def history(registry: str, name: str, storage_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One row per complete version, oldest first: window, rows, alpha, CV error, status."""
+    latest = latest_version(registry, name, storage_options)
+    rows = []
+    for v in list_versions(registry, name, storage_options):
+        _, model, metrics = read_model(ModelRef(registry, name, v), storage_options)
+        metrics = metrics or {}
+        promo = metrics.get("promotion") or {}
+        window = (model.get("data") or {}).get("window") or {}
+        values = window.get("values") or []
+        rows.append(
+            {
+                "version": v,
+                "created": model.get("created"),
+                "window": f"{window.get('column')}={values[0]}..{values[-1]}" if values else "all",
+                "files": (model.get("data") or {}).get("files"),
+                "rows": (model.get("rows") or {}).get("used"),
+                "alpha": model.get("alpha"),
+                "l1_ratio": model.get("l1_ratio"),
+                "cv_mse": metrics.get("cv_mse"),
+                "champion_mse": promo.get("champion_mse"),
+                "status": promo.get("status", "promoted"),
+                "files_scanned": metrics.get("files_scanned"),
+                "files_from_cache": metrics.get("files_from_cache"),
+                "latest": v == latest,
+            }
+        )
+    return rows
 
 
 def load_model(ref: str, storage_options: dict[str, Any] | None = None):

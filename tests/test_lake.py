@@ -266,9 +266,9 @@ def test_filters_prune_before_reading(
 
     lake = write_lake(tmp_path / "lake", rng, extras=False)
     (lake / "day=2026-11-01" / "part-9.parquet").write_text("not parquet at all\n")
-    for flt in (["day >= 2026-11-02"], [["day", "in", ["2026-11-02", "2026-11-03"]]]):
+    for i, flt in enumerate((["day >= 2026-11-02"], [["day", "in", ["2026-11-02", "2026-11-03"]]])):
         out = run_fit(
-            parse(config_dict(lake, tmp_path / "reg", data={"filters": flt})),
+            parse(config_dict(lake, tmp_path / "reg", name=f"m{i}", data={"filters": flt})),
             scheduler=address,
             log=lambda s: None,
             tty=False,
