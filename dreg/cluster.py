@@ -49,15 +49,26 @@ def dask_client(
 
     address = address or cfg.address
     scheduler_file = scheduler_file or cfg.scheduler_file
+    security = _security(cfg)
+    if security is not None and address and not address.startswith("tls://"):
+        raise ClusterError(f"cluster.tls is configured but the scheduler address {address!r} is not tls://")
+    extra: dict[str, Any] = {} if security is None else {"security": security}
     cluster = None
     try:
         if address or scheduler_file:
             target = address or f"scheduler file {scheduler_file}"
             try:
                 if address:
-                    client = Client(address, timeout=cfg.connect_timeout, set_as_default=True)
+                    client = Client(address, timeout=cfg.connect_timeout, set_as_default=True, **extra)
                 else:
-                    client = Client(scheduler_file=scheduler_file, timeout=cfg.connect_timeout, set_as_default=True)
+                    client = Client(
+                        scheduler_file=scheduler_file, timeout=cfg.connect_timeout, set_as_default=True, **extra
+                    )
+            except TypeError as exc:  # distributed: a tls:// address without an SSL context
+                raise ClusterError(
+                    f"cannot connect to {target}: {exc}. A tls:// scheduler needs certificates: "
+                    "set cluster.tls (ca_file, cert, key) or Dask's distributed.comm.tls configuration"
+                ) from None
             except (OSError, TimeoutError, ValueError) as exc:
                 raise ClusterError(
                     f"cannot reach the Dask scheduler at {target} within {cfg.connect_timeout:g}s: {exc}"
@@ -71,8 +82,9 @@ def dask_client(
                 host="127.0.0.1",
                 dashboard_address=cfg.dashboard_address,
                 memory_limit=cfg.memory_limit,
+                **({} if security is None else {"protocol": "tls://", "security": security}),
             )
-            client = Client(cluster, set_as_default=True)
+            client = Client(cluster, set_as_default=True, **extra)
             kind = "embedded LocalCluster"
         try:
             n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
@@ -96,6 +108,37 @@ def dask_client(
         if cluster is not None:
             with contextlib.suppress(Exception):
                 cluster.close(timeout=20)
+
+
+def _security(cfg: ClusterConfig):
+    """A ``distributed.Security`` from ``cluster.tls`` (None: Dask's own config applies).
+
+    The same certificate serves as client, scheduler and worker certificate for
+    an embedded TLS cluster; for an existing cluster it is this client's.
+    """
+    if cfg.tls is None:
+        return None
+    import os
+
+    from distributed.security import Security
+
+    from .config import ConfigError
+
+    for key in ("ca_file", "cert", "key"):
+        path = getattr(cfg.tls, key)
+        if not os.path.isfile(path):
+            raise ConfigError(f"cluster.tls.{key}: no such file {path!r}")
+    t = cfg.tls
+    return Security(
+        tls_ca_file=t.ca_file,
+        tls_client_cert=t.cert,
+        tls_client_key=t.key,
+        tls_scheduler_cert=t.cert,
+        tls_scheduler_key=t.key,
+        tls_worker_cert=t.cert,
+        tls_worker_key=t.key,
+        require_encryption=True,
+    )
 
 
 def _prefix_counts(client: Any, prefix: str) -> dict[str, int] | None:

@@ -137,6 +137,15 @@ class ModelConfig(_Strict):
         return self
 
 
+class TLSConfig(_Strict):
+    """Certificates for ``tls://`` clusters (PEM files): the CA that signed the
+    cluster's certificates, and this client's certificate and key."""
+
+    ca_file: str
+    cert: str
+    key: str
+
+
 class ClusterConfig(_Strict):
     address: str | None = None
     scheduler_file: str | None = None
@@ -145,11 +154,14 @@ class ClusterConfig(_Strict):
     memory_limit: str | None = "auto"
     dashboard_address: str | None = "127.0.0.1:8787"
     connect_timeout: Annotated[float, Field(gt=0)] = 30.0
+    tls: TLSConfig | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> ClusterConfig:
         if self.address and self.scheduler_file:
             raise ValueError("give cluster.address or cluster.scheduler_file, not both")
+        if self.tls is not None and self.address and not self.address.startswith("tls://"):
+            raise ValueError(f"cluster.tls is set but cluster.address {self.address!r} is not a tls:// address")
         return self
 
 

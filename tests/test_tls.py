@@ -1,0 +1,198 @@
+"""TLS: a fit over a `dask scheduler` / `dask worker` cluster that requires certificates,
+and a client without them is refused.  Everything on 127.0.0.1."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lake_helpers import config_dict, fit_in_memory, parse, read_in_memory, write_lake
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+
+def _make_certs(folder: Path) -> dict[str, str]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def key():
+        return ec.generate_private_key(ec.SECP256R1())
+
+    ca_key = key()
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dreg test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf_key = key()
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dreg-cluster")]))
+        .issuer_name(ca_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    paths = {"ca_file": folder / "ca.pem", "cert": folder / "cert.pem", "key": folder / "key.pem"}
+    paths["ca_file"].write_bytes(ca.public_bytes(pem))
+    paths["cert"].write_bytes(leaf.public_bytes(pem))
+    paths["key"].write_bytes(
+        leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return {k: str(v) for k, v in paths.items()}
+
+
+def _dask() -> str:
+    return str(Path(sys.executable).with_name("dask"))
+
+
+@pytest.fixture(scope="module")
+def tls_cluster(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tls")
+    certs = _make_certs(folder)
+    sched_file = folder / "scheduler.json"
+    tls = ["--tls-ca-file", certs["ca_file"], "--tls-cert", certs["cert"], "--tls-key", certs["key"]]
+    env = {**os.environ, "DASK_DISTRIBUTED__COMM__REQUIRE_ENCRYPTION": "True"}
+    procs = [
+        subprocess.Popen(
+            [
+                _dask(),
+                "scheduler",
+                "--protocol",
+                "tls",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(sched_file),
+                *tls,
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    deadline = time.monotonic() + 60
+    while not sched_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sched_file.exists(), "the TLS scheduler did not start"
+    address = json.loads(sched_file.read_text())["address"]
+    assert address.startswith("tls://127.0.0.1:")
+    for _ in range(2):
+        procs.append(
+            subprocess.Popen(
+                [_dask(), "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard", *tls],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+    try:
+        yield address, certs, sched_file
+    finally:
+        for p in procs[::-1]:
+            p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_fit_over_tls_equals_in_memory_fit(tls_cluster, tmp_path, rng):
+    from distributed import Client
+
+    from dreg.pipeline import run_fit
+
+    address, certs, _ = tls_cluster
+    lake = write_lake(tmp_path / "lake", rng, extras=False)
+    cfg = parse(config_dict(lake, tmp_path / "reg", cluster={"address": address, "tls": certs}))
+    # wait for both workers so the pass really is distributed
+    from distributed.security import Security
+
+    sec = Security(
+        tls_ca_file=certs["ca_file"],
+        tls_client_cert=certs["cert"],
+        tls_client_key=certs["key"],
+        require_encryption=True,
+    )
+    with Client(address, security=sec, timeout=30) as c:
+        c.wait_for_workers(2, timeout=60)
+    out = run_fit(cfg, log=lambda s: None, tty=False)
+    assert out.model["run"]["cluster"]["address"] == address
+    assert out.model["run"]["cluster"]["workers"] == 2
+    from dreg.lake import open_lake
+
+    ref = fit_in_memory(*read_in_memory(open_lake(str(lake)).files))
+    np.testing.assert_allclose(out.estimator.coef_, ref.coef_, rtol=1e-10, atol=1e-12)
+    assert out.estimator.alpha_ == ref.alpha_
+
+
+def test_client_without_certificates_is_refused(tls_cluster):
+    from distributed import Client
+
+    address, _, _ = tls_cluster
+    # no certificates at all: distributed refuses to even try a tls:// address
+    with pytest.raises((OSError, TimeoutError, TypeError, ValueError)):
+        Client(address, timeout=5)
+    # plain TCP to the TLS port: the handshake never completes
+    with pytest.raises((OSError, TimeoutError)):
+        Client(address.replace("tls://", "tcp://"), timeout=5)
+
+
+def test_cli_without_tls_settings_exits_4(tls_cluster, tmp_path, rng):
+    """`dreg fit` against the TLS scheduler without certificates: exit 4, nothing written."""
+    from dreg.cli import main
+
+    address, _, _ = tls_cluster
+    lake = write_lake(tmp_path / "lake", rng, extras=False)
+    cfg = config_dict(lake, tmp_path / "reg", cluster={"address": address, "connect_timeout": 5})
+    path = tmp_path / "c.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["fit", "--config", str(path)]) == 4
+    assert not (tmp_path / "reg").exists()
+
+
+def test_tls_config_requires_tls_address(tmp_path):
+    from dreg.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match="tls://"):
+        parse_config(
+            {
+                "data": {"path": "/x", "target": "y"},
+                "cluster": {"address": "tcp://127.0.0.1:8786", "tls": {"ca_file": "a", "cert": "b", "key": "c"}},
+                "output": {"registry": "/r", "name": "m"},
+            }
+        )
