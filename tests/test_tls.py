@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from lake_helpers import config_dict, fit_in_memory, parse, read_in_memory, write_lake
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
