@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .folds import fold_ids, stream_key
-from .stats import SufficientStats, block_stats, empty_stats, merge
+from .stats import SufficientStats, empty_stats, merge, sorted_block_stats
 
 __all__ = [
     "DataError",
@@ -309,10 +309,13 @@ def file_fold_ids(f: LakeFile, start: int, stop: int, n_folds: int, random_state
     return fold_ids(start, stop, n_folds, random_state, stream=stream_key(f.relpath))
 
 
-def read_file_arrays(
+def _row_groups(
     f: LakeFile, spec: ReadSpec, url: str | None = None
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, dict[str, int], int]]:
-    """Yield ``(X, y, w, folds, invalid_counts, n_rows)`` per row group, rows checked.
+) -> Iterator[tuple[list[np.ndarray], np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None, dict[str, int], int]]:
+    """Yield ``(feature columns, y, w, folds, keep, invalid_counts, n_rows)`` per row group.
+
+    ``keep`` is None or the boolean mask of valid rows (``y``, ``w``, ``folds``
+    are already restricted to it; the feature columns are not).
 
     With ``on_invalid_rows='drop'`` rows with null/NaN/inf values are removed
     (and counted in ``invalid_counts`` per column); with ``'error'`` they raise
@@ -349,7 +352,6 @@ def read_file_arrays(
         if n == 0:
             continue
         cols = {c: _column_array(table.column(c)) for c in wanted}
-        X = np.column_stack([cols[c] for c in spec.features]) if spec.features else np.zeros((n, 0))
         y = cols[spec.target]
         w = cols[spec.weight] if spec.weight else None
         if spec.fold_column is not None:
@@ -396,31 +398,75 @@ def read_file_arrays(
             neg = int(np.count_nonzero(w[~bad] < 0))
             if neg:
                 raise DataError(f"{url}: column {spec.weight!r} has {neg} negative weight(s)")
+        keep = None
         if bad.any():
             keep = ~bad
-            X, y = X[keep], y[keep]
+            y = y[keep]
             w = None if w is None else w[keep]
             folds = None if folds is None else folds[keep]
         if folds is not None and folds.dtype.kind == "f":
             if not np.all(folds == np.round(folds)):
                 raise DataError(f"{url}: fold column {spec.fold_column!r} holds non-integer values")
             folds = folds.astype(np.int64)
-        yield X, y, w, folds, invalid, n
+        yield [cols[c] for c in spec.features], y, w, folds, keep, invalid, n
         start += n
 
 
+def read_file_arrays(
+    f: LakeFile, spec: ReadSpec, url: str | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, dict[str, int], int]]:
+    """Yield ``(X, y, w, folds, invalid_counts, n_rows)`` per row group, rows checked.
+
+    With ``on_invalid_rows='drop'`` rows with null/NaN/inf values are removed
+    (and counted in ``invalid_counts`` per column); with ``'error'`` they raise
+    :class:`DataError` naming the file, the column and the count.
+    """
+    for feats, y, w, folds, keep, invalid, n in _row_groups(f, spec, url):
+        X = np.column_stack(feats) if feats else np.zeros((n, 0))
+        if keep is not None:
+            X = X[keep]
+        yield X, y, w, folds, invalid, n
+
+
 def read_file_stats(f: LakeFile, spec: ReadSpec, url: str | None = None) -> FilePart:
-    """Per-fold statistics of one file, read one row group at a time."""
+    """Per-fold statistics of one file, read one row group at a time.
+
+    Each row group's columns are gathered straight into fold order as one
+    float64 (Fortran-order) array: one copy of the data, then the centered
+    Gram per fold (:func:`dreg.stats.sorted_block_stats`).
+    """
     url = url or f.path
     stats = empty_stats(len(spec.features))
     rows = used = 0
     invalid_total: dict[str, int] = {}
-    for X, y, w, folds, invalid, n in read_file_arrays(f, spec, url):
-        stats = merge(stats, block_stats(X, y, w, folds))
+    for feats, y, w, folds, keep, invalid, n in _row_groups(f, spec, url):
         rows += n
-        used += X.shape[0]
         for c, k in invalid.items():
             invalid_total[c] = invalid_total.get(c, 0) + k
+        rows_idx = np.flatnonzero(keep) if keep is not None else None
+        m = y.shape[0]
+        used += m
+        if m == 0:
+            continue
+        if folds is None:
+            order = rows_idx
+            labels = np.zeros(1, dtype=np.int64)
+            bounds = np.array([0, m])
+        else:
+            folds = np.asarray(folds, dtype=np.int64)
+            local = np.argsort(folds, kind="stable")
+            sorted_folds = folds[local]
+            labels, starts = np.unique(sorted_folds, return_index=True)
+            bounds = np.append(starts, m)
+            order = local if rows_idx is None else rows_idx[local]
+            y = y[local]
+            w = None if w is None else w[local]
+        Xs = np.empty((m, len(feats)), dtype=np.float64, order="F")
+        for j, col in enumerate(feats):
+            Xs[:, j] = col if order is None else col[order]
+        ys = np.array(y, dtype=np.float64, copy=True)
+        ws = None if w is None else np.asarray(w, dtype=np.float64)
+        stats = merge(stats, sorted_block_stats(Xs, ys, ws, labels, bounds))
     info = {
         "path": url,
         "size": f.size,

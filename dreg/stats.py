@@ -36,6 +36,7 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = [
     "SufficientStats",
     "block_stats",
+    "sorted_block_stats",
     "merge",
     "merge_all",
     "collapse",
@@ -334,10 +335,7 @@ def block_stats(
         Xs = np.array(X if order is None else X[order], dtype=np.float64, order="C", copy=True)
         ys = np.array(y if order is None else y[order], dtype=np.float64, copy=True)
         ws = None if w is None else (w if order is None else w[order])
-        for k in range(K):
-            a, b = bounds[k], bounds[k + 1]
-            res = _group_stats(Xs[a:b], ys[a:b], None if ws is None else ws[a:b])
-            count[k], weight_sum[k], x_mean[k], y_mean[k], xx[k], xy[k], yy[k] = res
+        return sorted_block_stats(Xs, ys, ws, labels, bounds)
     return SufficientStats(
         labels=labels,
         count=count,
@@ -351,6 +349,47 @@ def block_stats(
         nonfinite_y=nonfinite_y,
         nonfinite_w=nonfinite_w,
         negative_w=negative_w,
+        n_blocks=1,
+    )
+
+
+def sorted_block_stats(
+    Xs: np.ndarray,
+    ys: np.ndarray,
+    ws: np.ndarray | None,
+    labels: IntArray,
+    bounds: IntArray,
+) -> SufficientStats:
+    """Statistics of rows already grouped by label, with finite values.
+
+    ``Xs`` (float64, C or Fortran order), ``ys`` (float64) and ``ws`` are
+    private copies that are overwritten; rows ``bounds[k]:bounds[k+1]`` carry
+    ``labels[k]``.  Readers that gather rows into fold order while converting
+    them (e.g. :mod:`dreg.lake`) call this directly and skip one copy.
+    """
+    K = labels.shape[0]
+    p = Xs.shape[1]
+    count = np.zeros(K, dtype=np.int64)
+    weight_sum = np.zeros(K)
+    x_mean = np.zeros((K, p))
+    y_mean = np.zeros(K)
+    xx = np.zeros((K, p, p))
+    xy = np.zeros((K, p))
+    yy = np.zeros(K)
+    for k in range(K):
+        a, b = bounds[k], bounds[k + 1]
+        res = _group_stats(Xs[a:b], ys[a:b], None if ws is None else ws[a:b])
+        count[k], weight_sum[k], x_mean[k], y_mean[k], xx[k], xy[k], yy[k] = res
+    return SufficientStats(
+        labels=np.asarray(labels, dtype=np.int64),
+        count=count,
+        weight_sum=weight_sum,
+        x_mean=x_mean,
+        y_mean=y_mean,
+        xx=xx,
+        xy=xy,
+        yy=yy,
+        nonfinite_x=np.zeros(p, dtype=np.int64),
         n_blocks=1,
     )
 
