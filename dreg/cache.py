@@ -16,7 +16,8 @@ first time they are computed, as one ``.npz`` file (plain arrays, loaded with
   statistics format version.  Standardization and the penalty do not enter:
   they are applied on the coordinator, so one cache serves ridge, lasso and
   elastic net alike;
-* the **file key** hashes the file's identity: path, size, and mtime or ETag.
+* the **file key** hashes the file's identity: path, size, and mtime or ETag,
+  and its path relative to the lake root (from which its rows' folds are drawn).
   A changed file gets a new key and is recomputed; a deleted file's entry is
   never read again and is pruned after the next successful fit.
 
@@ -43,6 +44,7 @@ import io
 import json
 import posixpath
 import uuid
+import zipfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,8 +85,10 @@ def stats_key(spec: ReadSpec) -> str:
 
 
 def file_key(f: LakeFile) -> str:
-    """Hash of a file's identity (path, size, mtime, ETag)."""
-    ident = json.dumps([f.path, f.size, f.mtime, f.etag])
+    """Hash of a file's identity (path, size, mtime, ETag) and of its path relative to the
+    lake root, from which its rows' folds are drawn (the same file under another root has
+    other statistics)."""
+    ident = json.dumps([f.path, f.relpath, f.size, f.mtime, f.etag])
     return hashlib.sha256(ident.encode()).hexdigest()[:24]
 
 
@@ -154,7 +158,9 @@ def _load(url: str, storage_options: dict[str, Any]) -> FilePart | None:
             arrays = {k: z[k] for k in z.files}
         files = tuple(json.loads(str(arrays.pop("files"))))
         return FilePart(stats=SufficientStats.from_arrays(arrays), files=files)
-    except (FileNotFoundError, OSError, ValueError, KeyError, json.JSONDecodeError):
+    # FileNotFoundError is an OSError, JSONDecodeError a ValueError; a truncated entry fails
+    # in zipfile (BadZipFile, EOFError), a bare .npy in the `with` (TypeError)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
         return None  # missing or unreadable: recompute
 
 
