@@ -310,12 +310,17 @@ def file_fold_ids(f: LakeFile, start: int, stop: int, n_folds: int, random_state
 
 
 def _row_groups(
-    f: LakeFile, spec: ReadSpec, url: str | None = None
-) -> Iterator[tuple[list[np.ndarray], np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None, dict[str, int], int]]:
+    f: LakeFile, spec: ReadSpec, url: str | None = None, check_features: bool = True
+) -> Iterator[
+    tuple[list[np.ndarray], np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None, dict[str, int], int]
+]:
     """Yield ``(feature columns, y, w, folds, keep, invalid_counts, n_rows)`` per row group.
 
     ``keep`` is None or the boolean mask of valid rows (``y``, ``w``, ``folds``
-    are already restricted to it; the feature columns are not).
+    are already restricted to it; the feature columns are not).  With
+    ``check_features=False`` the feature columns are not scanned for NaN/inf
+    here: the caller checks its statistics instead (one pass fewer) and calls
+    :func:`_raise_invalid_features` when they are not finite.
 
     With ``on_invalid_rows='drop'`` rows with null/NaN/inf values are removed
     (and counted in ``invalid_counts`` per column); with ``'error'`` they raise
@@ -370,7 +375,7 @@ def _row_groups(
             folds = None
         bad = np.zeros(n, dtype=bool)
         invalid: dict[str, int] = {}
-        for c in spec.features:
+        for c in spec.features if check_features else ():
             v = cols[c]
             if v.dtype.kind == "f":
                 m = ~np.isfinite(v)
@@ -389,11 +394,7 @@ def _row_groups(
                 invalid[spec.fold_column or "fold"] = int(m.sum())
                 bad |= m
         if invalid and spec.on_invalid_rows == "error":
-            detail = ", ".join(f"column {c!r}: {k}" for c, k in invalid.items())
-            raise DataError(
-                f"{url}: {int(bad.sum())} row(s) with null, NaN or infinite values ({detail}); "
-                "set data.on_invalid_rows: drop to skip such rows"
-            )
+            _raise_invalid(url, invalid, int(bad.sum()))
         if w is not None:
             neg = int(np.count_nonzero(w[~bad] < 0))
             if neg:
@@ -410,6 +411,31 @@ def _row_groups(
             folds = folds.astype(np.int64)
         yield [cols[c] for c in spec.features], y, w, folds, keep, invalid, n
         start += n
+
+
+def _raise_invalid(url: str, invalid: dict[str, int], n_bad: int) -> None:
+    detail = ", ".join(f"column {c!r}: {k}" for c, k in invalid.items())
+    raise DataError(
+        f"{url}: {n_bad} row(s) with null, NaN or infinite values ({detail}); "
+        "set data.on_invalid_rows: drop to skip such rows"
+    )
+
+
+def _raise_invalid_features(
+    url: str, names: Sequence[str], feats: list[np.ndarray], y: np.ndarray, target: str
+) -> None:
+    """The exact account of NaN/inf values, once the statistics showed some."""
+    bad = np.zeros(y.shape[0], dtype=bool)
+    invalid: dict[str, int] = {}
+    for c, v in zip(names, feats, strict=True):
+        if v.dtype.kind == "f":
+            m = ~np.isfinite(v)
+            if m.any():
+                invalid[c] = int(m.sum())
+                bad |= m
+    if invalid:
+        _raise_invalid(url, invalid, int(bad.sum()))
+    raise DataError(f"{url}: values too large for float64 statistics (overflow) in features or {target!r}")
 
 
 def read_file_arrays(
@@ -439,7 +465,8 @@ def read_file_stats(f: LakeFile, spec: ReadSpec, url: str | None = None) -> File
     stats = empty_stats(len(spec.features))
     rows = used = 0
     invalid_total: dict[str, int] = {}
-    for feats, y, w, folds, keep, invalid, n in _row_groups(f, spec, url):
+    check = spec.on_invalid_rows == "drop"
+    for feats, y, w, folds, keep, invalid, n in _row_groups(f, spec, url, check_features=check):
         rows += n
         for c, k in invalid.items():
             invalid_total[c] = invalid_total.get(c, 0) + k
@@ -466,7 +493,10 @@ def read_file_stats(f: LakeFile, spec: ReadSpec, url: str | None = None) -> File
             Xs[:, j] = col if order is None else col[order]
         ys = np.array(y, dtype=np.float64, copy=True)
         ws = None if w is None else np.asarray(w, dtype=np.float64)
-        stats = merge(stats, sorted_block_stats(Xs, ys, ws, labels, bounds))
+        block = sorted_block_stats(Xs, ys, ws, labels, bounds)
+        if not check and not (np.all(np.isfinite(block.x_mean)) and np.all(np.isfinite(block.xx))):
+            _raise_invalid_features(url, spec.features, feats, y, spec.target)
+        stats = merge(stats, block)
     info = {
         "path": url,
         "size": f.size,
