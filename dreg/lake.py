@@ -493,7 +493,8 @@ def read_file_stats(f: LakeFile, spec: ReadSpec, url: str | None = None) -> File
             Xs[:, j] = col if order is None else col[order]
         ys = np.array(y, dtype=np.float64, copy=True)
         ws = None if w is None else np.asarray(w, dtype=np.float64)
-        block = sorted_block_stats(Xs, ys, ws, labels, bounds)
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are reported just below
+            block = sorted_block_stats(Xs, ys, ws, labels, bounds)
         if not check and not (np.all(np.isfinite(block.x_mean)) and np.all(np.isfinite(block.xx))):
             _raise_invalid_features(url, spec.features, feats, y, spec.target)
         stats = merge(stats, block)
