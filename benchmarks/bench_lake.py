@@ -154,10 +154,15 @@ def main() -> None:
             f"| {k} | {med[k]:.2f} | {', '.join(f'{x:.2f}' for x in times[k])} | "
             f"{med[k] / med['scan-dd']:.2f} | {med[k] / med['scan-files']:.2f} |"
         )
-    ratio = med["dreg-fit"] / min(med["scan-dd"], med["scan-files"])
+    r_dd = med["dreg-fit"] / med["scan-dd"]
+    r_files = med["dreg-fit"] / med["scan-files"]
     lines += [
         "",
-        f"dreg fit / fastest bare scan = **{ratio:.2f}** (target <= 1.5: {'PASS' if ratio <= 1.5 else 'FAIL'}).",
+        f"- dreg fit / bare Dask scan (`dd.read_parquet(...).sum()`) = **{r_dd:.2f}** "
+        f"(issue 3 target <= 1.5: {'PASS' if r_dd <= 1.5 else 'FAIL'}).",
+        f"- dreg fit / hand-written per-file pyarrow scan (the I/O floor) = **{r_files:.2f}** "
+        f"(issue 6 asks <= 1.3 against a bare scan: {'PASS' if r_files <= 1.3 else 'not yet'}; "
+        "the gap is the fold gather, centering and Gram of the data pass plus the coordinator's CV, report and registry write).",
     ]
     text = "\n".join(lines)
     print(text)
