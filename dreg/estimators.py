@@ -478,7 +478,8 @@ class _CV(_Base):
         if isinstance(self.cv, bool) or (isinstance(self.cv, numbers.Integral) and self.cv < 2):
             raise ValueError(f"cv must be an integer >= 2, got {self.cv!r}")
         if isinstance(self.cv, str | bytes | float) or (
-            not isinstance(self.cv, numbers.Integral) and not (hasattr(self.cv, "split") or hasattr(self.cv, "__iter__"))
+            not isinstance(self.cv, numbers.Integral)
+            and not (hasattr(self.cv, "split") or hasattr(self.cv, "__iter__"))
         ):
             raise ValueError(
                 f"cv must be an integer >= 2, a CV splitter or an iterable of (train, test), got {self.cv!r}"
@@ -656,6 +657,43 @@ _CV_DOC = """
 """
 
 
+class _FixedMixCV(_CV):
+    """CV estimators whose l1_ratio is fixed by the class (LassoCV, RidgeCV): same parameters."""
+
+    def __init__(
+        self,
+        *,
+        alphas=100,
+        eps: float | None = None,
+        cv: int = 5,
+        fit_intercept: bool = True,
+        standardize: bool = True,
+        penalty_factor=None,
+        positive: bool = False,
+        lower_bounds=None,
+        upper_bounds=None,
+        solver: str = "auto",
+        selection: str = "min",
+        tol: float = 1e-7,
+        max_iter: int = 10_000,
+        random_state=0,
+    ) -> None:
+        self.alphas = alphas
+        self.eps = eps
+        self.cv = cv
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.penalty_factor = penalty_factor
+        self.positive = positive
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
+        self.solver = solver
+        self.selection = selection
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+
 class ElasticNetCV(_CV):
     __doc__ = """Elastic net with alpha and l1_ratio chosen by K-fold cross-validation.
 
@@ -705,7 +743,7 @@ class ElasticNetCV(_CV):
         self.random_state = random_state
 
 
-class LassoCV(_CV):
+class LassoCV(_FixedMixCV):
     __doc__ = """Lasso with alpha chosen by K-fold cross-validation (``l1_ratio = 1``).
 """ + _CV_DOC.format(
         l1_doc="",
@@ -716,41 +754,8 @@ class LassoCV(_CV):
     )
     _l1_fixed = 1.0
 
-    def __init__(
-        self,
-        *,
-        alphas=100,
-        eps: float | None = None,
-        cv: int = 5,
-        fit_intercept: bool = True,
-        standardize: bool = True,
-        penalty_factor=None,
-        positive: bool = False,
-        lower_bounds=None,
-        upper_bounds=None,
-        solver: str = "auto",
-        selection: str = "min",
-        tol: float = 1e-7,
-        max_iter: int = 10_000,
-        random_state=0,
-    ) -> None:
-        self.alphas = alphas
-        self.eps = eps
-        self.cv = cv
-        self.fit_intercept = fit_intercept
-        self.standardize = standardize
-        self.penalty_factor = penalty_factor
-        self.positive = positive
-        self.lower_bounds = lower_bounds
-        self.upper_bounds = upper_bounds
-        self.solver = solver
-        self.selection = selection
-        self.tol = tol
-        self.max_iter = max_iter
-        self.random_state = random_state
 
-
-class RidgeCV(_CV):
+class RidgeCV(_FixedMixCV):
     __doc__ = """Ridge with alpha chosen by K-fold cross-validation (``l1_ratio = 0``).
 
     Every alpha of every fold comes from one eigendecomposition per fold.
@@ -764,36 +769,3 @@ class RidgeCV(_CV):
         mean_shape="",
     )
     _l1_fixed = 0.0
-
-    def __init__(
-        self,
-        *,
-        alphas=100,
-        eps: float | None = None,
-        cv: int = 5,
-        fit_intercept: bool = True,
-        standardize: bool = True,
-        penalty_factor=None,
-        positive: bool = False,
-        lower_bounds=None,
-        upper_bounds=None,
-        solver: str = "auto",
-        selection: str = "min",
-        tol: float = 1e-7,
-        max_iter: int = 10_000,
-        random_state=0,
-    ) -> None:
-        self.alphas = alphas
-        self.eps = eps
-        self.cv = cv
-        self.fit_intercept = fit_intercept
-        self.standardize = standardize
-        self.penalty_factor = penalty_factor
-        self.positive = positive
-        self.lower_bounds = lower_bounds
-        self.upper_bounds = upper_bounds
-        self.solver = solver
-        self.selection = selection
-        self.tol = tol
-        self.max_iter = max_iter
-        self.random_state = random_state
