@@ -16,7 +16,7 @@ import json
 import platform
 import posixpath
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -140,10 +140,29 @@ def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.UTC)
 
 
-def _lost_cluster_errors() -> tuple[type[BaseException], ...]:
+@contextlib.contextmanager
+def _cluster_failures(during: str) -> Iterator[None]:
+    """Turn a lost scheduler or lost workers into :class:`ClusterError` (exit code 4).
+
+    Errors raised by dreg's own tasks (a :class:`DataError` naming a file) pass
+    through unchanged.  ``KilledWorker``: the workers running one task died more
+    than ``distributed.scheduler.allowed-failures`` times (its message names the
+    task); below that limit Dask recomputes the lost tasks, which are pure.
+    """
+    from distributed import KilledWorker
+    from distributed.client import FutureCancelledError
     from distributed.comm.core import CommClosedError
 
-    return (CommClosedError, ConnectionError, TimeoutError)
+    from .cluster import ClusterError
+
+    try:
+        yield
+    except KilledWorker as exc:
+        raise ClusterError(f"Dask workers died {during} (KilledWorker): {exc}") from None
+    except (CommClosedError, ConnectionError, TimeoutError) as exc:
+        raise ClusterError(f"lost the Dask scheduler {during}: {exc}") from None
+    except FutureCancelledError as exc:  # the client lost the scheduler
+        raise ClusterError(f"the cluster cancelled the work {during}: {exc}") from None
 
 
 def run_fit(
@@ -159,7 +178,7 @@ def run_fit(
     import distributed
 
     from ._dask import lake_graph
-    from .cluster import ClusterError, compute_with_progress, dask_client
+    from .cluster import compute_with_progress, dask_client
     from .serialize import estimator_to_dict, jsonable
 
     started = _now()
@@ -202,13 +221,8 @@ def run_fit(
             if performance_report
             else contextlib.nullcontext()
         )
-        try:
-            with report_ctx, distributed.span("dreg-fit"):
-                part = compute_with_progress(client, graph, n_tasks=len(lake.files), log=log, tty=tty)
-        except _lost_cluster_errors() as exc:
-            raise ClusterError(f"lost the Dask scheduler during the data pass: {exc}") from None
-        except distributed.client.FutureCancelledError as exc:  # scheduler gone
-            raise ClusterError(f"the data pass was cancelled by the cluster: {exc}") from None
+        with _cluster_failures("during the data pass"), report_ctx, distributed.span("dreg-fit"):
+            part = compute_with_progress(client, graph, n_tasks=len(lake.files), log=log, tty=tty)
         cluster_info = info.as_dict()
     t_pass = time.perf_counter() - t0
     stats = part.stats
@@ -340,7 +354,7 @@ def run_predict(
     log: Log = print,
 ) -> dict[str, Any]:
     """Score every file of a lake into ``output`` (one Parquet file per input file)."""
-    from .cluster import ClusterError, dask_client
+    from .cluster import dask_client
     from .config import ClusterConfig
     from .lake import predict_file
 
@@ -373,10 +387,8 @@ def run_predict(
             )
             for i, f in enumerate(lake.files)
         ]
-        try:
+        with _cluster_failures("while scoring"):
             results = client.compute(tasks, sync=True)
-        except _lost_cluster_errors() as exc:
-            raise ClusterError(f"lost the Dask scheduler while scoring: {exc}") from None
     rows = int(sum(r["rows"] for r in results))
     nulls = int(sum(r["null_predictions"] for r in results))
     log(
