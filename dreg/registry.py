@@ -87,6 +87,7 @@ def write_version(
     try:
         if _is_local(fs):
             os.makedirs(base, exist_ok=True)
+            _remove_stale_temporaries(base)
             tmp = posixpath.join(base, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
             os.makedirs(tmp)
             try:
@@ -119,6 +120,35 @@ def write_version(
     except OSError as exc:
         raise RegistryError(f"cannot write to registry {registry!r}: {exc}") from None
     return version
+
+
+# leftovers of a writer killed mid-write older than this are removed by the next writer
+_STALE_SECONDS = 3600.0
+
+
+def _remove_stale_temporaries(base: str) -> None:
+    """Delete ``.tmp-*`` folders and ``.latest-*`` files left by killed writers (older
+    than an hour, so a concurrent writer's files are never touched)."""
+    import time
+
+    now = time.time()
+    try:
+        entries = os.listdir(base)
+    except OSError:
+        return
+    for name in entries:
+        if not (name.startswith(".tmp-") or name.startswith(".latest-")):
+            continue
+        path = posixpath.join(base, name)
+        try:
+            if now - os.stat(path).st_mtime < _STALE_SECONDS:
+                continue
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
 
 
 def _write_local(path: str, text: str, replace_to: str | None = None) -> None:

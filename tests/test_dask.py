@@ -224,9 +224,7 @@ def test_graph_keys_of_the_statistics_pass_start_with_dreg(numpy_data):
     assert ours and all(str(name(k)).startswith("dreg-") for k in ours)
     assert str(name(root.key)).startswith("dreg-merge-")
     assert sum(str(name(k)).startswith("dreg-stats-") for k in ours) == 6
-    assert (
-        sum(str(name(k)).startswith("dreg-merge-") for k in ours) == 5
-    )  # binary tree over 6 leaves
+    assert sum(str(name(k)).startswith("dreg-merge-") for k in ours) == _n_merges(6)
 
 
 def test_graph_keys_for_frames_of_unknown_lengths(numpy_data):
@@ -242,10 +240,22 @@ def test_graph_keys_for_frames_of_unknown_lengths(numpy_data):
     assert {k.split("-")[1] for k in dreg_keys} == {"stats", "merge", "rows", "offset"}
 
 
+def _n_merges(n: int) -> int:
+    """Merge tasks of dreg's reduction tree over n leaves (fan-in TREE_FANIN)."""
+    from dreg._dask import TREE_FANIN
+
+    count = 0
+    while n > 1:
+        groups = [min(TREE_FANIN, n - j) for j in range(0, n, TREE_FANIN)]
+        count += sum(g > 1 for g in groups)
+        n = len(groups)
+    return count
+
+
 def test_task_stream_shows_dreg_tasks(dask_client, numpy_data):
     X, y = numpy_data
     with get_task_stream(dask_client) as ts:
         LassoCV(alphas=5).fit(da.from_array(X, chunks=(150, P)), da.from_array(y, chunks=150))
     keys = [str(t["key"][0] if isinstance(t["key"], tuple) else t["key"]) for t in ts.data]
     assert sum(k.startswith("dreg-stats-") for k in keys) == 4
-    assert sum(k.startswith("dreg-merge-") for k in keys) == 3
+    assert sum(k.startswith("dreg-merge-") for k in keys) == _n_merges(4)

@@ -318,3 +318,28 @@ def test_run_fit_model_json_contents(tmp_path: Path, rng: np.random.Generator) -
     np.testing.assert_array_equal(loaded.predict(X), out.estimator.predict(X))
     expected = X @ np.asarray(model["coef"]) + model["intercept"]
     np.testing.assert_allclose(loaded.predict(X), expected, rtol=1e-12)
+
+
+def test_stale_temporaries_of_killed_writers_are_removed(tmp_path):
+    """Leftovers older than an hour go at the next write; fresh ones (a concurrent writer's) stay."""
+    import os
+    import time
+
+    from dreg.registry import write_version
+
+    base = tmp_path / "m"
+    base.mkdir()
+    old_dir = base / ".tmp-20200101T000000000000Z-dead"
+    old_dir.mkdir()
+    (old_dir / "report.html").write_text("half")
+    old_file = base / ".latest-dead"
+    old_file.write_text("x")
+    fresh = base / ".tmp-20990101T000000000000Z-live"
+    fresh.mkdir()
+    past = time.time() - 2 * 3600
+    for p in (old_dir, old_file):
+        os.utime(p, (past, past))
+    write_version(str(tmp_path), "m", {"model.json": "{}", "metrics.json": "{}", "report.html": ""})
+    assert not old_dir.exists() and not old_file.exists()
+    assert fresh.exists()
+    assert (base / "latest").exists()
