@@ -157,16 +157,59 @@ def test_fit_over_tls_equals_in_memory_fit(tls_cluster, tmp_path, rng):
     assert out.estimator.alpha_ == pytest.approx(ref.alpha_, rel=1e-12)
 
 
-def test_client_without_certificates_is_refused(tls_cluster):
-    from distributed import Client
+def _client_attempt(address: str, *args: str) -> subprocess.CompletedProcess:
+    """Try to connect a fresh Client in its own process (a failed Client can leave
+    distributed's event-loop state behind, so attempts must not share a process)."""
+    code = (
+        "import sys\n"
+        "from distributed import Client\n"
+        "from distributed.security import Security\n"
+        "a = sys.argv[1:]\n"
+        "sec = Security(tls_ca_file=a[1], require_encryption=True) if len(a) > 1 else None\n"
+        "kw = {'security': sec} if sec else {}\n"
+        "c = Client(a[0], timeout=5, **kw)\n"
+        "print('CONNECTED', c.scheduler_info()['address'])\n"
+    )
+    return subprocess.run([sys.executable, "-c", code, address, *args], capture_output=True, text=True, timeout=90)
 
-    address, _, _ = tls_cluster
-    # no certificates at all: distributed refuses to even try a tls:// address
-    with pytest.raises((OSError, TimeoutError, TypeError, ValueError)):
-        Client(address, timeout=5)
-    # plain TCP to the TLS port: the handshake never completes
-    with pytest.raises((OSError, TimeoutError)):
-        Client(address.replace("tls://", "tcp://"), timeout=5)
+
+def test_client_without_certificates_is_refused(tls_cluster):
+    import socket
+    import ssl
+
+    address, certs, _ = tls_cluster
+    host, port = address.removeprefix("tls://").split(":")
+    # a TLS handshake that trusts the CA but shows no client certificate is refused
+    ctx = ssl.create_default_context(cafile=certs["ca_file"])
+    with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+        with socket.create_connection((host, int(port)), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.sendall(b"hello")
+                if not tls.recv(1):  # the server closes after rejecting the handshake
+                    raise ConnectionError("closed by the scheduler")
+    # a Dask client without certificates, or over plain TCP, never connects
+    for args in ((address,), (address, certs["ca_file"]), (address.replace("tls://", "tcp://"),)):
+        res = _client_attempt(*args)
+        assert res.returncode != 0 and "CONNECTED" not in res.stdout, res.stdout + res.stderr
+    # with the certificates it does (the refusals above are about the certificates)
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom distributed import Client\nfrom distributed.security import Security\n"
+            "a = sys.argv[1:]\n"
+            "sec = Security(tls_ca_file=a[1], tls_client_cert=a[2], tls_client_key=a[3], require_encryption=True)\n"
+            "c = Client(a[0], timeout=20, security=sec)\nprint('CONNECTED')\nc.close()\n",
+            address,
+            certs["ca_file"],
+            certs["cert"],
+            certs["key"],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert "CONNECTED" in ok.stdout, ok.stderr
 
 
 def test_cli_without_tls_settings_exits_4(tls_cluster, tmp_path, rng):
