@@ -1,0 +1,246 @@
+"""dreg's coordinator (the CV path from statistics alone) against scikit-learn's
+precomputed-Gram ``enet_path`` on the same folds and grid (issue 6).
+
+For each size ``p`` (default 500 and 2000) the script draws ``n = 4 p`` rows of
+``make_data`` (AR(1) features, sparse truth, ``np.random.default_rng(0)``), and
+builds per-fold statistics once:
+``stats = dreg.stats.block_stats(X, y, None, dreg.fold_ids(0, n, K, 0))``.
+
+* dreg (timed): ``dreg.cv.cross_validate(stats, l1_ratios=[0.2, 0.5, 0.9],
+  alphas=100, penalty_factor=1, lower=-inf, upper=inf, standardize=False)``:
+  everything the coordinator does after the data pass (leave-one-out merges,
+  the K x 3 warm-started paths, held-out and training errors, selection).
+* scikit-learn (timed): for every fold and l1_ratio,
+  ``sklearn.linear_model.enet_path(Xc, yc, l1_ratio=r, alphas=grid_r,
+  precompute=Gram, Xy=Xy)`` on the centred training rows, with dreg's grid of
+  that l1_ratio.  ``Gram = Xc.T @ Xc`` and ``Xy = Xc.T @ yc`` are computed
+  beforehand and *not* timed, nor are held-out errors computed: only the path
+  solving is timed.  scikit-learn runs at its default ``tol=1e-4`` (dreg at its
+  default ``tol=1e-7``).
+* Accuracy (not timed): fold 0, each l1_ratio, ``dreg.path.enet_path(
+  make_problem(train_stats_0, standardize=False), grid, r, ...)`` at dreg's
+  default tol and at ``tol=1e-10`` against ``sklearn enet_path(...,
+  tol=1e-10)``; the difference is ``max |b_dreg - b_sk| / max |b_sk|`` over the
+  whole path.
+
+Target (issue 6): dreg's coordinator no slower than scikit-learn's
+precomputed-Gram path on the same work.
+
+Usage::
+
+    python benchmarks/bench_coordinator.py                     # p = 500, 2000; 10 folds; 100 alphas
+    python benchmarks/bench_coordinator.py --sizes 200 --reps 1 --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import shlex
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _results import machine_facts, write_section  # noqa: E402
+
+SECTION = "bench_coordinator"
+L1_RATIOS = [0.2, 0.5, 0.9]
+TIGHT = 1e-10
+
+
+def make_data(n: int, p: int, seed: int = 0):
+    """AR(1)-correlated features (0.5^|i-j|), column means ~ N(0, 1), sparse truth,
+    intercept 1, noise sd 2 (``bench_cv.make_data``)."""
+    rng = np.random.default_rng(seed)
+    lags = np.abs(np.subtract.outer(np.arange(p), np.arange(p)))
+    L = np.linalg.cholesky(0.5**lags).T
+    X = rng.standard_normal((n, p)) @ L
+    X += rng.standard_normal(p)
+    beta = np.zeros(p)
+    k = max(1, p // 10)
+    support = rng.choice(p, size=k, replace=False)
+    beta[support] = rng.choice([-1.0, 1.0], size=k) * np.geomspace(2.0, 0.02, k)
+    y = 1.0 + X @ beta + 2.0 * rng.standard_normal(n)
+    return np.ascontiguousarray(X), y
+
+
+def rel_diff(a, b) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    den = float(np.max(np.abs(b), initial=0.0))
+    num = float(np.max(np.abs(a - b), initial=0.0))
+    return num / den if den > 0 else num
+
+
+def run_size(p: int, folds_k: int, n_alphas: int, reps: int) -> dict:
+    from sklearn.linear_model import enet_path as sk_enet_path
+
+    import dreg
+    from dreg.cv import cross_validate
+    from dreg.path import enet_path
+    from dreg.problem import make_problem
+    from dreg.stats import block_stats, leave_one_out
+
+    n = 4 * p
+    X, y = make_data(n, p, 0)
+    fold = dreg.fold_ids(0, n, folds_k, 0)
+    stats = block_stats(X, y, None, fold)
+    pf, lo, hi = np.ones(p), np.full(p, -np.inf), np.full(p, np.inf)
+
+    def run_dreg():
+        return cross_validate(
+            stats, l1_ratios=L1_RATIOS, alphas=n_alphas, penalty_factor=pf, lower=lo, upper=hi, standardize=False
+        )
+
+    # warm-up + the grids
+    t0 = time.perf_counter()
+    res = run_dreg()
+    t_warm = time.perf_counter() - t0
+    grids = res.alphas
+    print(f"p={p}: dreg warm-up {t_warm:.2f} s", flush=True)
+
+    # per-fold centred training data and Gram (not timed)
+    prep = []
+    for k in range(folds_k):
+        tr = fold != k
+        Xc = X[tr] - X[tr].mean(axis=0)
+        yc = y[tr] - y[tr].mean()
+        Xc = np.asfortranarray(Xc)
+        G = Xc.T @ Xc
+        Xy = Xc.T @ yc
+        prep.append((Xc, yc, G, Xy))
+
+    def run_sklearn(tol=1e-4):
+        out = []
+        for li, r in enumerate(L1_RATIOS):
+            for Xc, yc, G, Xy in prep:
+                _, coefs, _ = sk_enet_path(Xc, yc, l1_ratio=r, alphas=grids[li], precompute=G, Xy=Xy, tol=tol)
+                out.append(coefs)
+        return out
+
+    t_d, t_s = [], []
+    for rep in range(reps):
+        order = ["dreg", "sklearn"] if rep % 2 == 0 else ["sklearn", "dreg"]
+        for who in order:
+            gc.collect()
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                run_dreg() if who == "dreg" else run_sklearn()
+            dt = time.perf_counter() - t0
+            (t_d if who == "dreg" else t_s).append(dt)
+            print(f"  p={p} rep {rep + 1}/{reps} {who:<8s} {dt:8.2f} s", flush=True)
+
+    # accuracy on fold 0
+    train0 = leave_one_out(stats, res.fold_labels)[0]
+    prob0 = make_problem(train0, True, False)
+    Xc, yc, G, Xy = prep[0]
+    acc = []
+    for li, r in enumerate(L1_RATIOS):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, sk_c, _ = sk_enet_path(
+                Xc, yc, l1_ratio=r, alphas=grids[li], precompute=G, Xy=Xy, tol=TIGHT, max_iter=100_000
+            )
+            _, sk_d, _ = sk_enet_path(Xc, yc, l1_ratio=r, alphas=grids[li], precompute=G, Xy=Xy)
+        sk_c, sk_d = sk_c.T, sk_d.T  # (n_alphas, p)
+        d_def = enet_path(prob0, grids[li], r, pf, lo, hi).coef
+        d_tight = enet_path(prob0, grids[li], r, pf, lo, hi, tol=TIGHT, max_iter=100_000).coef
+        acc.append((r, rel_diff(d_def, sk_c), rel_diff(d_tight, sk_c), rel_diff(sk_d, sk_c)))
+    return {
+        "p": p,
+        "n": n,
+        "K": folds_k,
+        "A": n_alphas,
+        "t_dreg": t_d,
+        "t_sk": t_s,
+        "acc": acc,
+        "n_iter_dreg": int(res.n_iter.sum()),
+        "best": (res.l1_ratio, res.alpha_min),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[500, 2000])
+    ap.add_argument("--folds", type=int, default=10)
+    ap.add_argument("--alphas", type=int, default=100)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--large", type=int, default=1000, help="sizes above this use --reps-large, --folds-large")
+    ap.add_argument("--reps-large", type=int, default=None)
+    ap.add_argument("--folds-large", type=int, default=None)
+    ap.add_argument("--alphas-large", type=int, default=None)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+
+    results = []
+    for p in args.sizes:
+        big = p > args.large
+        results.append(
+            run_size(
+                p,
+                (args.folds_large or args.folds) if big else args.folds,
+                (args.alphas_large or args.alphas) if big else args.alphas,
+                (args.reps_large or args.reps) if big else args.reps,
+            )
+        )
+
+    cmd = "python benchmarks/" + Path(sys.argv[0]).name + (" " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "")
+    from threadpoolctl import threadpool_info
+
+    blas = "; ".join(f"{d.get('internal_api')} {d.get('version')} ({d.get('num_threads')} threads)" for d in threadpool_info())
+    lines = [
+        machine_facts(),
+        "",
+        f"Command: `{cmd}`",
+        "",
+        f"BLAS: {blas}. dreg solves with one BLAS thread up to p = 512 and the library default above.",
+        "",
+        "Statistics from `n = 4p` rows of `make_data` (AR(1) 0.5, sparse truth, `default_rng(0)`), folds "
+        "`dreg.fold_ids(0, n, K, 0)`; l1_ratios [0.2, 0.5, 0.9], dreg's automatic grid per l1_ratio "
+        "(`alphas=100`, standardize=False), given to scikit-learn as `alphas=`. **dreg timed:** the whole "
+        "`dreg.cv.cross_validate` (leave-one-out merges, K x 3 warm-started paths, held-out and training MSE, "
+        "selection). **scikit-learn timed:** only `enet_path(Xc, yc, l1_ratio=r, alphas=grid, precompute=Gram, Xy=Xy)` "
+        "per fold and l1_ratio (default tol=1e-4); the centring, `Gram = Xc.T @ Xc` and `Xy` are computed before "
+        "the clock starts and no held-out error is computed. Contenders interleaved, order alternating; medians.",
+        "",
+        "| p | n | folds x alphas x l1_ratios | reps | dreg median s | sklearn median s | ratio sklearn/dreg | target (dreg no slower) |",
+        "|---:|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        md, ms = float(np.median(r["t_dreg"])), float(np.median(r["t_sk"]))
+        lines.append(
+            f"| {r['p']} | {r['n']:,} | {r['K']} x {r['A']} x 3 | {len(r['t_dreg'])} | {md:.2f} | {ms:.2f} | "
+            f"{ms / md:.2f} | **{'PASS' if md <= ms else 'FAIL'}** |"
+        )
+    lines += ["", "Per-repetition seconds:", ""]
+    for r in results:
+        lines.append(
+            f"- p = {r['p']}: dreg " + ", ".join(f"{t:.2f}" for t in r["t_dreg"]) + "; sklearn "
+            + ", ".join(f"{t:.2f}" for t in r["t_sk"])
+            + f" (dreg CD iterations, all paths: {r['n_iter_dreg']:,}; chosen l1_ratio {r['best'][0]}, "
+            f"alpha {r['best'][1]:.4g})"
+        )
+    lines += [
+        "",
+        "Accuracy on fold 0 (max |b - b_sk| / max |b_sk| over the whole 100-alpha path; reference: scikit-learn "
+        f"`enet_path(..., tol={TIGHT:g}, max_iter=100000)` with the precomputed Gram):",
+        "",
+        "| p | l1_ratio | dreg default tol (1e-7) | dreg tol=1e-10 | sklearn default tol (1e-4) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        for lr, a, b, c in r["acc"]:
+            lines.append(f"| {r['p']} | {lr} | {a:.2e} | {b:.2e} | {c:.2e} |")
+    body = "\n".join(lines) + "\n"
+    print(body)
+    if not args.no_write:
+        write_section(SECTION, "Coordinator CV path vs scikit-learn precomputed-Gram `enet_path` (`bench_coordinator.py`, issue 6)", body)
+
+
+if __name__ == "__main__":
+    main()
