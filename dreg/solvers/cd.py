@@ -46,7 +46,11 @@ FloatArray = NDArray[np.float64]
 __all__ = ["cd_path"]
 
 # rounds of (solve, polish, tighten) per alpha
+_NUMBA_HINT = os.environ.get("DREG_DISABLE_NUMBA", "") not in ("1", "true", "yes")
 _ROUNDS = 4
+# first round that may polish (earlier rounds only tighten the sweeps); with the
+# compiled kernel, tighter sweeps are far cheaper than a Cholesky of the support
+_POLISH_FROM = 1 if _NUMBA_HINT else 0
 
 
 def _exact_target(q: FloatArray, yy: float) -> float:
@@ -290,8 +294,9 @@ def cd_path(
         sweeps = 0
         ok = False
         thr = thresh
-        # solve to ``tol``, polish; if the result is not yet exact to
-        # ``target``, tighten the sweeps and go again (a few rounds at most)
+        # solve to ``tol``; while the result is not yet exact to ``target``,
+        # tighten the (compiled, cheap) sweeps and go again; the exact polish,
+        # a factorization of the support's Gram, only from the second round on
         for _round in range(_ROUNDS):
             while True:
                 work = np.flatnonzero(work_mask)
@@ -313,7 +318,7 @@ def cd_path(
                 work_mask |= viol
             v = kkt_violation(Q, q, b, l1, l2, lower, upper, grad=c)
             best = float(v.max(initial=0.0))
-            cand = polish(Q, q, b, l1, l2, lower, upper) if best > target else None
+            cand = polish(Q, q, b, l1, l2, lower, upper) if best > target and _round >= _POLISH_FROM else None
             if cand is not None:
                 c_cand = q - Q @ cand
                 v_cand = kkt_violation(Q, q, cand, l1, l2, lower, upper, grad=c_cand)
