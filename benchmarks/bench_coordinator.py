@@ -76,14 +76,14 @@ def rel_diff(a, b) -> float:
     return num / den if den > 0 else num
 
 
-def run_size(p: int, folds_k: int, n_alphas: int, reps: int) -> dict:
+def run_size(p: int, folds_k: int, n_alphas: int, reps: int, warmup: bool = True, acc_ratios=None) -> dict:
     from sklearn.linear_model import enet_path as sk_enet_path
 
     import dreg
     from dreg.cv import cross_validate
-    from dreg.path import enet_path
+    from dreg.path import alpha_grid, enet_path
     from dreg.problem import make_problem
-    from dreg.stats import block_stats, leave_one_out
+    from dreg.stats import block_stats, collapse, leave_one_out
 
     n = 4 * p
     X, y = make_data(n, p, 0)
@@ -96,12 +96,13 @@ def run_size(p: int, folds_k: int, n_alphas: int, reps: int) -> dict:
             stats, l1_ratios=L1_RATIOS, alphas=n_alphas, penalty_factor=pf, lower=lo, upper=hi, standardize=False
         )
 
-    # warm-up + the grids
-    t0 = time.perf_counter()
-    res = run_dreg()
-    t_warm = time.perf_counter() - t0
-    grids = res.alphas
-    print(f"p={p}: dreg warm-up {t_warm:.2f} s", flush=True)
+    # the grids, exactly as cross_validate builds them; a warm-up run (numba JIT) if asked
+    full = make_problem(collapse(stats), True, False)
+    grids = np.stack([alpha_grid(full, lr, pf, lo, hi, n_alphas, None) for lr in L1_RATIOS])
+    if warmup:
+        t0 = time.perf_counter()
+        run_dreg()
+        print(f"p={p}: dreg warm-up {time.perf_counter() - t0:.2f} s", flush=True)
 
     # per-fold centred training data and Gram (not timed)
     prep = []
@@ -123,6 +124,7 @@ def run_size(p: int, folds_k: int, n_alphas: int, reps: int) -> dict:
         return out
 
     t_d, t_s = [], []
+    res = None
     for rep in range(reps):
         order = ["dreg", "sklearn"] if rep % 2 == 0 else ["sklearn", "dreg"]
         for who in order:
@@ -130,17 +132,23 @@ def run_size(p: int, folds_k: int, n_alphas: int, reps: int) -> dict:
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                run_dreg() if who == "dreg" else run_sklearn()
+                if who == "dreg":
+                    res = run_dreg()
+                else:
+                    run_sklearn()
             dt = time.perf_counter() - t0
             (t_d if who == "dreg" else t_s).append(dt)
             print(f"  p={p} rep {rep + 1}/{reps} {who:<8s} {dt:8.2f} s", flush=True)
 
     # accuracy on fold 0
+    assert np.array_equal(res.alphas, grids)
     train0 = leave_one_out(stats, res.fold_labels)[0]
     prob0 = make_problem(train0, True, False)
     Xc, yc, G, Xy = prep[0]
     acc = []
     for li, r in enumerate(L1_RATIOS):
+        if acc_ratios is not None and r not in acc_ratios:
+            continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _, sk_c, _ = sk_enet_path(
@@ -174,10 +182,12 @@ def main() -> None:
     ap.add_argument("--reps-large", type=int, default=None)
     ap.add_argument("--folds-large", type=int, default=None)
     ap.add_argument("--alphas-large", type=int, default=None)
+    ap.add_argument("--acc-large", type=float, nargs="+", default=None, help="l1_ratios of the accuracy check for large sizes")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
 
     results = []
+    first = True
     for p in args.sizes:
         big = p > args.large
         results.append(
@@ -186,8 +196,11 @@ def main() -> None:
                 (args.folds_large or args.folds) if big else args.folds,
                 (args.alphas_large or args.alphas) if big else args.alphas,
                 (args.reps_large or args.reps) if big else args.reps,
+                warmup=first,
+                acc_ratios=args.acc_large if big else None,
             )
         )
+        first = False
 
     cmd = "python benchmarks/" + Path(sys.argv[0]).name + (" " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "")
     from threadpoolctl import threadpool_info
@@ -202,7 +215,7 @@ def main() -> None:
         "",
         "Statistics from `n = 4p` rows of `make_data` (AR(1) 0.5, sparse truth, `default_rng(0)`), folds "
         "`dreg.fold_ids(0, n, K, 0)`; l1_ratios [0.2, 0.5, 0.9], dreg's automatic grid per l1_ratio "
-        "(`alphas=100`, standardize=False), given to scikit-learn as `alphas=`. **dreg timed:** the whole "
+        "(`alphas=` the count in the table, standardize=False), given to scikit-learn as `alphas=`. **dreg timed:** the whole "
         "`dreg.cv.cross_validate` (leave-one-out merges, K x 3 warm-started paths, held-out and training MSE, "
         "selection). **scikit-learn timed:** only `enet_path(Xc, yc, l1_ratio=r, alphas=grid, precompute=Gram, Xy=Xy)` "
         "per fold and l1_ratio (default tol=1e-4); the centring, `Gram = Xc.T @ Xc` and `Xy` are computed before "
