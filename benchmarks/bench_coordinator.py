@@ -26,8 +26,13 @@ builds per-fold statistics once:
 Target (issue 6): dreg's coordinator no slower than scikit-learn's
 precomputed-Gram path on the same work.
 
+At p = 2000 the full 10 x 100 x 3 work takes dreg far more than 10 minutes on
+the 2-core benchmark machine (exact polish: see RESULTS.md), so the recorded run
+reduces that size with ``--folds-large 5 --alphas-large 50 --reps-large 1``.
+
 Usage::
 
+    python benchmarks/bench_coordinator.py --reps 3 --reps-large 1 --folds-large 5 --alphas-large 50 --acc-large 0.9
     python benchmarks/bench_coordinator.py                     # p = 500, 2000; 10 folds; 100 alphas
     python benchmarks/bench_coordinator.py --sizes 200 --reps 1 --no-write
 """
