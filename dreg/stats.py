@@ -318,33 +318,24 @@ def block_stats(
                 nonfinite_w = int(np.count_nonzero(~np.isfinite(w)))
             negative_w = int(np.count_nonzero(w < 0))
 
-    K = labels.shape[0]
-    count = np.zeros(K, dtype=np.int64)
-    weight_sum = np.zeros(K)
-    x_mean = np.zeros((K, p))
-    y_mean = np.zeros(K)
-    xx = np.zeros((K, p, p))
-    xy = np.zeros((K, p))
-    yy = np.zeros(K)
     bad = np.any(nonfinite_x) or nonfinite_y or nonfinite_w or negative_w
-    if bad:
-        x_mean[:] = np.nan
-        xx[:] = np.nan
-    else:
+    if not bad:
         # one gather (and float64 cast) of the whole block, then contiguous slices
         Xs = np.array(X if order is None else X[order], dtype=np.float64, order="C", copy=True)
         ys = np.array(y if order is None else y[order], dtype=np.float64, copy=True)
         ws = None if w is None else (w if order is None else w[order])
         return sorted_block_stats(Xs, ys, ws, labels, bounds)
+    # invalid input: the moments are meaningless (NaN); the counters are what the caller reports
+    K = labels.shape[0]
     return SufficientStats(
         labels=labels,
-        count=count,
-        weight_sum=weight_sum,
-        x_mean=x_mean,
-        y_mean=y_mean,
-        xx=xx,
-        xy=xy,
-        yy=yy,
+        count=np.zeros(K, dtype=np.int64),
+        weight_sum=np.zeros(K),
+        x_mean=np.full((K, p), np.nan),
+        y_mean=np.zeros(K),
+        xx=np.full((K, p, p), np.nan),
+        xy=np.zeros((K, p)),
+        yy=np.zeros(K),
         nonfinite_x=nonfinite_x,
         nonfinite_y=nonfinite_y,
         nonfinite_w=nonfinite_w,
