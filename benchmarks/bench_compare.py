@@ -126,6 +126,7 @@ def main() -> None:
     ap.add_argument("--dask-reps", type=int, default=None, help="repetitions of (d) (default: --reps)")
     ap.add_argument("--chunks", type=int, default=4, help="row chunks of the Dask array in (d)")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--json", default=None, help="also write the medians and ratios to this JSON file")
     args = ap.parse_args()
     n, p, reps = args.n, args.p, args.reps
     dreps = args.dask_reps or reps
@@ -309,6 +310,31 @@ def main() -> None:
     ]
     body = "\n".join(lines) + "\n"
     print(body)
+    if args.json:
+        import json
+
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "section": SECTION,
+                    "command": cmd,
+                    "n": n,
+                    "p": p,
+                    "cv": {"dreg": t_d, "glum": t_g, "ratio": t_g / t_d, "same_alpha": i_d == i_g,
+                           "coef_diff": cv_coef_diff},
+                    "single_fit": [
+                        {"name": nm, "median": t, "ratio": r, "diff_vs_dreg": dd, "diff_vs_tight": dt}
+                        for nm, t, r, dd, dt, _, _ in fit_rows
+                    ],
+                    "dask": [
+                        {"name": nm, "median": t, "ratio": r, "nonzero": nz, "diff_vs_dreg": e1, "diff_vs_dreg_std": e2}
+                        for nm, t, r, nz, e1, e2, _ in dask_rows
+                    ],
+                },
+                indent=1,
+                default=float,
+            )
+        )
     if not args.no_write:
         write_section(SECTION, "dreg vs glum and dask-ml (`bench_compare.py`, issue 6)", body)
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import shlex
 import sys
 import time
@@ -189,6 +190,7 @@ def main() -> None:
     ap.add_argument("--alphas-large", type=int, default=None)
     ap.add_argument("--acc-large", type=float, nargs="+", default=None, help="l1_ratios of the accuracy check for large sizes")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--json", default=None, help="also write the medians and verdicts to this JSON file")
     args = ap.parse_args()
 
     results = []
@@ -256,6 +258,15 @@ def main() -> None:
             lines.append(f"| {r['p']} | {lr} | {a:.2e} | {b:.2e} | {c:.2e} |")
     body = "\n".join(lines) + "\n"
     print(body)
+    if args.json:
+        summary = []
+        for r in results:
+            md, ms = float(np.median(r["t_dreg"])), float(np.median(r["t_sk"]))
+            summary.append(
+                {"p": r["p"], "n": r["n"], "folds": r["K"], "alphas": r["A"], "dreg": md, "sklearn": ms,
+                 "ratio": ms / md, "pass": md <= ms}
+            )
+        Path(args.json).write_text(json.dumps({"section": SECTION, "command": cmd, "sizes": summary}, indent=1))
     if not args.no_write:
         write_section(SECTION, "Coordinator CV path vs scikit-learn precomputed-Gram `enet_path` (`bench_coordinator.py`, issue 6)", body)
 
