@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -79,6 +80,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     ap.add_argument(
         "--sklearn-args", default=None, help='extra arguments for bench_lake_sklearn.py, e.g. "--tight all"'
+    )
+    ap.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        help="OPENBLAS/OMP/MKL_NUM_THREADS for every step (default 1, see benchmarks/README.md; 0 = library default)",
     )
     ap.add_argument("--no-write", action="store_true", help="print only; leave benchmarks/RESULTS.md alone")
     ap.add_argument("--write", action="store_true", help="with --quick: write RESULTS.md anyway")
@@ -155,10 +162,26 @@ def commands(args, tmp: Path, spec: _lakes.LakeSpec) -> dict[str, list[str]]:
     return out
 
 
-def display(cmd: list[str]) -> str:
-    """The command as a reader would type it from the repository root."""
+BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def step_env(args) -> dict[str, str]:
+    env = dict(os.environ)
+    if args.blas_threads > 0:
+        env.update({v: str(args.blas_threads) for v in BLAS_VARS})
+    return env
+
+
+def display(cmd: list[str], args) -> str:
+    """The command as a reader would type it from the repository root (without run_all's --json)."""
     parts = ["python", *(str(Path(c).relative_to(HERE.parent)) if c.startswith(str(HERE)) else c for c in cmd[1:])]
-    return shlex.join(parts)
+    if "--json" in parts:
+        i = parts.index("--json")
+        del parts[i : i + 2]
+    text = shlex.join(parts)
+    if args.blas_threads > 0:
+        text = " ".join(f"{v}={args.blas_threads}" for v in BLAS_VARS) + " " + text
+    return text
 
 
 def headlines(part: str, data: dict | None) -> list[tuple[str, str, str]]:
@@ -291,13 +314,13 @@ def main(argv: list[str] | None = None) -> int:
         cmds = commands(args, Path(tmp), spec)
         for part in args.parts:
             cmd = cmds[part]
-            print(f"\n{'=' * 78}\nrun_all step {part}: {display(cmd)}\n{'=' * 78}", flush=True)
+            print(f"\n{'=' * 78}\nrun_all step {part}: {display(cmd, args)}\n{'=' * 78}", flush=True)
             t = time.perf_counter()
-            rc = subprocess.run(cmd, cwd=HERE.parent).returncode
+            rc = subprocess.run(cmd, cwd=HERE.parent, env=step_env(args)).returncode
             seconds = time.perf_counter() - t
             js = Path(tmp) / f"{part}.json"
             data = json.loads(js.read_text()) if rc == 0 and js.exists() else None
-            results[part] = {"cmd": display(cmd), "rc": rc, "seconds": seconds, "data": data}
+            results[part] = {"cmd": display(cmd, args), "rc": rc, "seconds": seconds, "data": data}
             print(f"run_all step {part}: exit {rc}, {seconds / 60:.1f} min", flush=True)
             if rc != 0 and args.stop_on_error:
                 break
@@ -313,7 +336,15 @@ def main(argv: list[str] | None = None) -> int:
         f"float64 features + y, {args.rows_per_file:,}-row Parquet files, {args.row_group:,}-row row groups, "
         f"under `{args.data_dir}`. Each step wrote its own section below (with its per-repetition times and "
         "checks)" + (" — not in this run: `--no-write`" if args.no_write else "") + ". Ratios are the comparator's "
-        "time over dreg's unless named otherwise.",
+        "time over dreg's unless named otherwise. BLAS threads: "
+        + (
+            f"{args.blas_threads} in every process (`{'`, `'.join(f'{v}={args.blas_threads}' for v in BLAS_VARS)}`; "
+            "dreg's Dask workers use 1 anyway): on this shared 2-core VM OpenBLAS's default 2 threads make "
+            "scikit-learn's coordinate descent spin, 1.5-9x slower and erratic, which would flatter dreg "
+            "(benchmarks/README.md)."
+            if args.blas_threads > 0
+            else "library defaults."
+        ),
         "",
         "| step | figure | value | target |",
         "|---|---|---|---|",
