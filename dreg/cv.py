@@ -11,12 +11,15 @@ Pure numpy/scipy: no Dask import.
 
 from __future__ import annotations
 
+import contextlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .path import alpha_grid, enet_path
+from .path import alpha_grid, blas_threads, enet_path
 from .problem import make_problem, mse_from_stats
 from .stats import SufficientStats, collapse, leave_one_out
 
@@ -96,6 +99,26 @@ def select_alpha(mse_mean: FloatArray, mse_se: FloatArray) -> tuple[int, int, in
     return int(li), int(ai), int(within.min())
 
 
+def _n_threads(n_jobs: int | None) -> int:
+    """Threads for ``n_jobs`` (``None`` or ``-1``: every CPU this process may use)."""
+    if n_jobs is None or n_jobs == -1:
+        try:
+            return max(len(os.sched_getaffinity(0)), 1)
+        except AttributeError:  # pragma: no cover - not on Linux
+            return max(os.cpu_count() or 1, 1)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
+        raise ValueError(f"n_jobs must be a positive integer, -1 or None, got {n_jobs!r}")
+    return int(n_jobs)
+
+
+def _single_blas_thread():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def cross_validate(
     stats: SufficientStats,
     *,
@@ -110,6 +133,7 @@ def cross_validate(
     solver: str = "auto",
     tol: float = 1e-7,
     max_iter: int = 10_000,
+    n_jobs: int | None = None,
 ) -> CVResult:
     """Cross-validate the elastic-net path on per-fold statistics.
 
@@ -123,6 +147,11 @@ def cross_validate(
         Number of alphas of the automatic grid (computed on all rows, per
         l1_ratio, see :func:`dreg.path.alpha_grid`), or an explicit grid
         shared by every l1_ratio.
+    n_jobs : int or None, default None
+        Threads solving the ``n_l1_ratios x n_folds`` paths concurrently (the
+        compiled solver releases the GIL).  ``None`` uses every CPU available
+        to the process; ``-1`` too.  The results do not depend on it: each
+        path is solved by one thread from the same starting point.
     Other parameters are those of :func:`dreg.path.enet_path`.
     """
     l1_ratios = np.atleast_1d(np.asarray(l1_ratios, dtype=np.float64))
@@ -156,23 +185,37 @@ def cross_validate(
     train_mse = np.zeros((L, A, K))
     n_iter = np.zeros((L, K), dtype=np.int64)
     fold_coefs = np.zeros((L, A, K, p))
-    for li, lr in enumerate(l1_ratios):
-        for k in range(K):
-            res = enet_path(
-                problems[k],
-                grids[li],
-                float(lr),
-                penalty_factor,
-                lower,
-                upper,
-                solver=solver,
-                tol=tol,
-                max_iter=max_iter,
-            )
-            mse[li, :, k] = mse_from_stats(held[k], res.coef, res.intercept)
-            train_mse[li, :, k] = mse_from_stats(train_sets[k], res.coef, res.intercept)
-            n_iter[li, k] = int(res.n_iter.sum())
-            fold_coefs[li, :, k, :] = res.coef
+
+    def solve(task: tuple[int, int]) -> None:
+        li, k = task
+        res = enet_path(
+            problems[k],
+            grids[li],
+            float(l1_ratios[li]),
+            penalty_factor,
+            lower,
+            upper,
+            solver=solver,
+            tol=tol,
+            max_iter=max_iter,
+        )
+        mse[li, :, k] = mse_from_stats(held[k], res.coef, res.intercept)
+        train_mse[li, :, k] = mse_from_stats(train_sets[k], res.coef, res.intercept)
+        n_iter[li, k] = int(res.n_iter.sum())
+        fold_coefs[li, :, k, :] = res.coef
+
+    tasks = [(li, k) for li in range(L) for k in range(K)]
+    threads = min(_n_threads(n_jobs), len(tasks))
+    if threads <= 1:
+        with blas_threads(p):
+            for task in tasks:
+                solve(task)
+    else:
+        # the threads are the parallelism: one BLAS thread each (a nested
+        # multi-threaded BLAS call only oversubscribes the cores)
+        with _single_blas_thread(), ThreadPoolExecutor(threads, thread_name_prefix="dreg-cv") as pool:
+            for _ in pool.map(solve, tasks):
+                pass
     mean = mse.mean(axis=-1)
     se = mse.std(axis=-1, ddof=1) / np.sqrt(K)
     li, ai, a1 = select_alpha(mean, se)
