@@ -26,12 +26,16 @@ script collects:
 
 Finally the ``run_all`` section of ``RESULTS.md`` gets the machine, the
 versions, this exact command, and one table with every headline ratio and
-its PASS/FAIL.
+its PASS/FAIL.  Each step's summary is also kept in
+``benchmarks/results/<step>.json`` (with its command, date and dreg commit), so
+a partial run (``--only scan``) rebuilds the table with the other steps'
+latest recorded figures, each marked with the run it comes from.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import json
 import os
 import shlex
@@ -50,6 +54,18 @@ from _results import machine_facts, write_section  # noqa: E402
 
 PARTS = ["sklearn", "compare", "scan", "memory", "coordinator", "scaling"]
 SECTION = "run_all"
+# each step's latest JSON summary (written unless --no-write), for the summary table
+STEPS_DIR = HERE / "results"
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=HERE, capture_output=True, text=True, timeout=10
+        )
+        return out.stdout.strip() or "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -266,11 +282,20 @@ def headlines(part: str, data: dict | None) -> list[tuple[str, str, str]]:
         for s in data["sizes"]:
             rows.append(
                 (
-                    f"p={s['p']} ({s['folds']} folds x {s['alphas']} alphas x 3): sklearn enet_path / dreg",
+                    f"p={s['p']} ({s['folds']} folds x {s['alphas']} alphas x 3): sklearn enet_path (tol=1e-4) / dreg",
                     f"{s['ratio']:.2f} ({s['sklearn']:.2f} s / {s['dreg']:.2f} s)",
                     pf(s["pass"]) + " (dreg no slower)",
                 )
             )
+            if "sklearn_tight" in s:
+                rows.append(
+                    (
+                        f"p={s['p']}: sklearn enet_path at dreg's accuracy (tol=1e-10) / dreg",
+                        f"{s['ratio_tight']:.2f} ({s['sklearn_tight']:.2f} s / {s['dreg']:.2f} s; "
+                        f"dreg 1 thread {s['dreg_1thread']:.2f} s)",
+                        pf(s["pass_tight"]) + " (dreg no slower, same accuracy)",
+                    )
+                )
     elif part == "scaling":
         for w, m in data["medians"].items():
             pred = data["predicted"][w]
@@ -320,10 +345,29 @@ def main(argv: list[str] | None = None) -> int:
             seconds = time.perf_counter() - t
             js = Path(tmp) / f"{part}.json"
             data = json.loads(js.read_text()) if rc == 0 and js.exists() else None
-            results[part] = {"cmd": display(cmd, args), "rc": rc, "seconds": seconds, "data": data}
+            results[part] = {
+                "cmd": display(cmd, args),
+                "rc": rc,
+                "seconds": seconds,
+                "data": data,
+                "finished": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                "run_all": command,
+                "commit": _git_commit(),
+            }
+            if not args.no_write:
+                # kept (JSON) so that a later partial run can show every step's latest figures
+                STEPS_DIR.mkdir(exist_ok=True)
+                (STEPS_DIR / f"{part}.json").write_text(json.dumps(results[part], indent=1, default=float) + "\n")
             print(f"run_all step {part}: exit {rc}, {seconds / 60:.1f} min", flush=True)
             if rc != 0 and args.stop_on_error:
                 break
+    # steps not run this time: their latest recorded results, marked with their date
+    earlier: dict[str, dict] = {}
+    if not args.no_write:
+        for part in PARTS:
+            f = STEPS_DIR / f"{part}.json"
+            if part not in results and f.exists():
+                earlier[part] = json.loads(f.read_text())
 
     total = time.perf_counter() - started
     lines = [
@@ -349,18 +393,32 @@ def main(argv: list[str] | None = None) -> int:
         "| step | figure | value | target |",
         "|---|---|---|---|",
     ]
-    for part in args.parts:
+    shown = [p for p in PARTS if p in args.parts or p in earlier]
+    for part in shown:
         res = results.get(part)
+        if res is None and part in earlier:
+            res = earlier[part]
+            lines.append(
+                f"| {part} | (not in this run: the latest recorded run, finished {res['finished']} on commit "
+                f"{res['commit']}, `{res['run_all']}`) | | |"
+            )
         if res is None:
             lines.append(f"| {part} | not run (an earlier step failed with --stop-on-error) | — | — |")
             continue
         for fig, val, verdict in headlines(part, res["data"]):
             lines.append(f"| {part} | {fig} | {val} | {verdict} |")
-    lines += ["", "| step | exact command | exit code | minutes |", "|---|---|---:|---:|"]
-    for part in args.parts:
-        res = results.get(part)
+    lines += [
+        "",
+        "| step | exact command | exit code | minutes | finished | dreg commit |",
+        "|---|---|---:|---:|---|---|",
+    ]
+    for part in shown:
+        res = results.get(part) or earlier.get(part)
         if res is not None:
-            lines.append(f"| {part} | `{res['cmd']}` | {res['rc']} | {res['seconds'] / 60:.1f} |")
+            lines.append(
+                f"| {part} | `{res['cmd']}` | {res['rc']} | {res['seconds'] / 60:.1f} | {res.get('finished', '?')} "
+                f"| {res.get('commit', '?')} |"
+            )
     text = "\n".join(lines) + "\n"
     print("\n" + text)
     if not args.no_write:

@@ -119,10 +119,18 @@ class ModelConfig(_Strict):
     random_state: Annotated[int, Field(ge=0)] = 0
     tol: Annotated[float, Field(gt=0)] = 1e-7
     max_iter: PositiveInt = 10_000
+    # coordinator threads for the fold paths (-1: every CPU; null: every CPU from 160 features on)
+    n_jobs: Annotated[int, Field(ge=-1)] | None = None
     penalty_factor: dict[str, Annotated[float, Field(ge=0)]] | None = None
     positive: bool = False
     lower_bounds: float | dict[str, float] | None = None
     upper_bounds: float | dict[str, float] | None = None
+
+    @model_validator(mode="after")
+    def _n_jobs_not_zero(self) -> ModelConfig:
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs must be a positive number of threads, -1 (every CPU) or null, not 0")
+        return self
 
     @model_validator(mode="after")
     def _l1_ratio_fits_penalty(self) -> ModelConfig:

@@ -562,6 +562,7 @@ class _CV(_Base):
             solver=self.solver,
             tol=self.tol,
             max_iter=self.max_iter,
+            n_jobs=self.n_jobs,
         )
         li = cv.best_l1_index
         chosen = cv.best_alpha_index if self.selection == "min" else cv.alpha_1se_index
@@ -627,6 +628,10 @@ _CV_DOC = """
         (scikit-learn's ``selection`` is a coordinate order; here it picks alpha.)
     random_state : int, Generator, RandomState or None, default 0
         Seed of the fold assignment.
+    n_jobs : int or None, default None
+        Threads of the coordinator solving the fold paths concurrently
+        (:func:`dreg.cv.cross_validate`): ``-1`` every CPU, ``None`` every CPU
+        from 160 features on and one thread below.  Results do not depend on it.
 
     Attributes
     ----------
@@ -677,6 +682,7 @@ class _FixedMixCV(_CV):
         tol: float = 1e-7,
         max_iter: int = 10_000,
         random_state=0,
+        n_jobs: int | None = None,
     ) -> None:
         self.alphas = alphas
         self.eps = eps
@@ -692,6 +698,7 @@ class _FixedMixCV(_CV):
         self.tol = tol
         self.max_iter = max_iter
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
 
 class ElasticNetCV(_CV):
@@ -725,6 +732,7 @@ class ElasticNetCV(_CV):
         tol: float = 1e-7,
         max_iter: int = 10_000,
         random_state=0,
+        n_jobs: int | None = None,
     ) -> None:
         self.l1_ratio = l1_ratio
         self.alphas = alphas
@@ -741,6 +749,7 @@ class ElasticNetCV(_CV):
         self.tol = tol
         self.max_iter = max_iter
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
 
 class LassoCV(_FixedMixCV):

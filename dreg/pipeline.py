@@ -127,6 +127,7 @@ def build_estimator(m: ModelConfig):
         tol=m.tol,
         max_iter=m.max_iter,
         random_state=m.random_state,
+        n_jobs=m.n_jobs,
     )
     if m.penalty == "lasso":
         return LassoCV(**common)

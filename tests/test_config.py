@@ -317,3 +317,19 @@ def test_demo_config_with_workdir(tmp_path: Path) -> None:
     assert cfg.data.path == str(tmp_path / "lake")
     assert cfg.output.registry == str(tmp_path / "registry")
     assert cfg.cluster.n_workers == 3 and cfg.model.penalty == "lasso"
+
+
+def test_model_n_jobs_reaches_the_estimator_and_zero_is_rejected() -> None:
+    from dreg.pipeline import build_estimator
+
+    data = minimal()
+    data["model"] = {"penalty": "lasso", "n_jobs": 2}
+    assert build_estimator(parse_config(data, "(test)").model).n_jobs == 2
+    data["model"]["n_jobs"] = -1
+    assert build_estimator(parse_config(data, "(test)").model).n_jobs == -1
+    del data["model"]["n_jobs"]
+    assert build_estimator(parse_config(data, "(test)").model).n_jobs is None
+    data["model"]["n_jobs"] = 0
+    assert "n_jobs" in error_of(data)
+    data["model"]["n_jobs"] = -3
+    assert "n_jobs" in error_of(data)

@@ -97,3 +97,45 @@ def test_needs_two_folds_with_two_rows(data):
     labels[5] = 7
     with pytest.raises(ValueError, match=r"fold\(s\) \[7\] have fewer than 2 rows"):
         cross_validate(block_stats(X, y, w, labels), l1_ratios=1.0, **unbounded(p))
+
+
+def test_fold_paths_on_threads_match_serial():
+    """n_jobs changes who solves a path, not what it is: bit-identical results."""
+    import numpy as np
+
+    from dreg.cv import cross_validate
+    from dreg.folds import fold_ids
+    from dreg.stats import block_stats
+
+    rng = np.random.default_rng(3)
+    n, p = 600, 170  # above the threads threshold of n_jobs=None
+    X = rng.standard_normal((n, p))
+    y = X[:, :4] @ np.array([1.0, -2.0, 0.5, 0.3]) + rng.standard_normal(n)
+    stats = block_stats(X, y, None, fold_ids(0, n, 4, 0))
+    kw = dict(
+        l1_ratios=[0.5, 1.0], alphas=20, penalty_factor=np.ones(p), lower=np.full(p, -np.inf), upper=np.full(p, np.inf)
+    )
+    serial = cross_validate(stats, n_jobs=1, **kw)
+    for n_jobs in (2, None, -1):
+        threaded = cross_validate(stats, n_jobs=n_jobs, **kw)
+        np.testing.assert_array_equal(threaded.mse_path, serial.mse_path)
+        np.testing.assert_array_equal(threaded.fold_coef, serial.fold_coef)
+        np.testing.assert_array_equal(threaded.n_iter, serial.n_iter)
+        assert threaded.best_alpha_index == serial.best_alpha_index
+
+
+def test_n_jobs_rejects_nonsense():
+    import numpy as np
+    import pytest
+
+    from dreg.cv import cross_validate
+    from dreg.folds import fold_ids
+    from dreg.stats import block_stats
+
+    rng = np.random.default_rng(4)
+    X, y = rng.standard_normal((50, 3)), rng.standard_normal(50)
+    stats = block_stats(X, y, None, fold_ids(0, 50, 3, 0))
+    kw = dict(l1_ratios=[1.0], alphas=5, penalty_factor=np.ones(3), lower=np.full(3, -np.inf), upper=np.full(3, np.inf))
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="n_jobs"):
+            cross_validate(stats, n_jobs=bad, **kw)

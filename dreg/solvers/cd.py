@@ -258,6 +258,16 @@ def _max_violation(c, b, l1, l2, lo, hi, coords, ncoords):  # pragma: no cover -
     return vmax
 
 
+def _kkt_all(c, b, l1, l2, lo, hi, v):  # pragma: no cover - compiled
+    """:func:`dreg.solvers._common.kkt_violation` into ``v`` (given ``c = q - Q b``); returns its max."""
+    vmax = 0.0
+    for j in range(b.shape[0]):
+        v[j] = _violation(c[j] - l2[j] * b[j], b[j], l1[j], lo[j], hi[j])
+        if v[j] > vmax:
+            vmax = v[j]
+    return vmax
+
+
 def _round_kernel(Q, c, b, work_mask, diag, denom, l1, l2, lo, hi, thresh, kkt_tol, max_sweeps):  # pragma: no cover
     """glmnet's iterations for one alpha, in place.
 
@@ -340,6 +350,7 @@ if _NUMBA_HINT:
         _save = _jit(_save)
         _anderson = _jit(_anderson)
         _max_violation = _jit(_max_violation)
+        _kkt_all = _jit(_kkt_all)
         _gradient = _jit(_gradient)
         _round_kernel = _jit(_round_kernel)
         _NUMBA = True
@@ -371,17 +382,28 @@ def _predict(t: FloatArray, older: FloatArray, b: FloatArray) -> FloatArray:
     the next solution than ``b`` alone.  Coordinates that changed sign or
     left the support stay at ``b``; a prediction never crosses zero.
     """
-    pts = np.vstack([older, b[None, :]])
-    ts = t[:-1]
+    pts = [*older, b]
+    ts = [float(x) for x in t[:-1]]
+    target = float(t[-1])
     out = b.copy()
     sgn = np.sign(b)
+    left = sgn != 0
     for m in (len(ts), 2) if len(ts) > 2 else (2,):
-        same = (sgn != 0) & np.all(np.sign(pts[-m:]) == sgn, axis=0) & (out == b)
-        if not np.any(same):
+        same = left.copy()
+        for older_pt in pts[-m:-1]:
+            same &= np.sign(older_pt) == sgn
+        if not same.any():
             continue
         tt = ts[-m:]
-        w = np.array([np.prod([(t[-1] - tt[k]) / (tt[i] - tt[k]) for k in range(m) if k != i]) for i in range(m)])
-        out[same] = w @ pts[-m:, same]
+        acc = np.zeros(int(same.sum()))
+        for i in range(m):
+            w = 1.0
+            for k in range(m):
+                if k != i:
+                    w *= (target - tt[k]) / (tt[i] - tt[k])
+            acc += w * pts[-m + i][same]
+        out[same] = acc
+        left &= ~same
     out[np.sign(out) != sgn] = 0.0
     return out
 
@@ -438,6 +460,7 @@ def cd_path(
     penalty_factor = np.asarray(penalty_factor, dtype=np.float64)
     b = np.zeros(p) if coef_init is None else np.clip(np.asarray(coef_init, dtype=np.float64), lower, upper)
     c = np.empty(p)
+    v = np.empty(p)
     _gradient(Q, q, b, c)
     diag = np.ascontiguousarray(np.diag(Q))
     thresh = tol * max(yy, np.finfo(float).tiny)
@@ -486,8 +509,7 @@ def cd_path(
             )
             sweeps += n
             _gradient(Q, q, b, c)  # drop the updates' rounding
-            v = kkt_violation(Q, q, b, l1, l2, lower, upper, grad=c)
-            best = float(v.max(initial=0.0))
+            best = _kkt_all(c, b, l1, l2, lower, upper, v)
             if best <= target or sweeps >= max_iter:
                 s = int(np.count_nonzero(b))
                 if exact and not polished and s * s <= 0.5 * sweeps * p:
