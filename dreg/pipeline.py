@@ -15,6 +15,7 @@ import datetime as _dt
 import json
 import platform
 import posixpath
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -215,6 +216,11 @@ def run_fit(
         )
         + f", {len(features)} feature(s), target {d.target!r}"
     )
+    # the report's plotting library loads while the cluster reads the data
+    from .report import warm_up
+
+    warming = threading.Thread(target=warm_up, name="dreg-report-warm-up", daemon=True)
+    warming.start()
     with dask_client(cfg.cluster, address=scheduler, scheduler_file=scheduler_file, log=log) as (client, info):
         graph = lake_graph(lake, spec, cache)
         report_ctx = (
@@ -307,6 +313,7 @@ def run_fit(
     model["promotion"] = decision
     from .report import render_report
 
+    warming.join()  # matplotlib's state is process-global: one renderer at a time
     html = render_report(model, metrics)
     promoted = decision["status"] != "rejected"
     write_version(

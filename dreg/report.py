@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["render_report"]
+__all__ = ["render_report", "warm_up"]
 
 FloatArray = NDArray[np.float64]
 
@@ -321,6 +321,19 @@ class _Plotter:
             fig.savefig(buf, format="svg", metadata=_SVG_METADATA)
         self._count += 1
         return _inline_svg(buf.getvalue(), f"dreg-fig{self._count}-", label)
+
+
+def warm_up() -> None:
+    """Import matplotlib and draw one tiny SVG figure, so that the first real
+    report does not pay for them (about 1 s: the imports, the font manager, the
+    SVG backend).  ``dreg fit`` calls it in a thread while the workers read the
+    data and joins it before :func:`render_report`; errors are left for
+    :func:`render_report` to report.
+    """
+    try:
+        _Plotter().figure(lambda fig: fig.add_subplot().plot([1.0, 2.0], [1.0, 2.0]), "warm-up", 1.0, 1.0)
+    except Exception:  # noqa: BLE001 - only a warm-up: the real rendering reports its own errors
+        pass
 
 
 _TAG = re.compile(r"<[^<>]+>")

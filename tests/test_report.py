@@ -546,3 +546,15 @@ def test_report_renders_in_headless_chromium(enet_report, tmp_path):
     assert shot.returncode == 0, shot.stderr[-2000:]
     data = png.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+
+
+def test_warm_up_leaves_the_next_report_unchanged(enet_model, enet_report):
+    """The fit warms matplotlib up in a thread; the report after it is byte-identical."""
+    import threading
+
+    from dreg.report import warm_up
+
+    t = threading.Thread(target=warm_up)
+    t.start()
+    t.join()
+    assert render_report(enet_model, metrics_of(enet_model)) == enet_report
