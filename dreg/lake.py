@@ -490,7 +490,12 @@ def read_file_stats(f: LakeFile, spec: ReadSpec, url: str | None = None) -> File
             w = None if w is None else w[local]
         Xs = np.empty((m, len(feats)), dtype=np.float64, order="F")
         for j, col in enumerate(feats):
-            Xs[:, j] = col if order is None else col[order]
+            if order is None:
+                Xs[:, j] = col
+            elif col.dtype == np.float64:
+                np.take(col, order, out=Xs[:, j])  # gather straight into the column (no temporary)
+            else:
+                Xs[:, j] = col[order]
         ys = np.array(y, dtype=np.float64, copy=True)
         ws = None if w is None else np.asarray(w, dtype=np.float64)
         with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are reported just below
