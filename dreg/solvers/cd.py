@@ -64,6 +64,9 @@ _ROUNDS = 4
 _MIN_EXACT_SWEEPS = 30
 # sweeps between Anderson extrapolations (and the number of iterates combined)
 _ANDERSON = 5
+# before the exact sweeps, polish first when the support is small enough that
+# its factorization (s^3/3) costs less than the ~20 sweeps (s p each) it saves
+_POLISH_FIRST = 60
 # solutions the path predictor extrapolates from (quadratic in log alpha)
 _PREDICT_POINTS = 3
 
@@ -510,15 +513,16 @@ def cd_path(
             sweeps += n
             _gradient(Q, q, b, c)  # drop the updates' rounding
             best = _kkt_all(c, b, l1, l2, lower, upper, v)
+            s = int(np.count_nonzero(b))
+            cheap = s * s <= max(0.5 * sweeps, _POLISH_FIRST) * p
             if best <= target or sweeps >= max_iter:
-                s = int(np.count_nonzero(b))
-                if exact and not polished and s * s <= 0.5 * sweeps * p:
+                if exact and cheap:
                     # optimal to the target; the exact solve on a small
                     # support costs less than a few sweeps and removes the
                     # last digits (ill-conditioned supports need them)
                     b, c, v, best = _try_polish(Q, q, b, c, v, best, l1, l2, lower, upper)
                 break
-            if not polished and ((capped and not ok) or _round >= 2):
+            if not polished and ((not exact and cheap) or (capped and not ok) or _round >= 2):
                 b, c, v, best = _try_polish(Q, q, b, c, v, best, l1, l2, lower, upper)
                 polished = True
                 if best <= target:
