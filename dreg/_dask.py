@@ -83,13 +83,12 @@ def lake_graph(lake, spec, cache=None) -> Delayed:
     them).  Leaves are in the lake's file order whether cached or not, so the
     merge tree, and hence the result, is the same bit for bit.
     """
-    from .cache import cached_file_stats
     from .lake import merge_parts
 
     token = tokenize(lake.url, [f.identity() for f in lake.files], spec, cache)[:16]
     so = None if cache is None else cache.storage_options
     leaves = [
-        delayed(cached_file_stats, pure=True)(
+        delayed(_file_stats_or_error, pure=True)(
             f,
             spec,
             lake.full_url(f),
@@ -102,6 +101,23 @@ def lake_graph(lake, spec, cache=None) -> Delayed:
     if not leaves:
         raise ValueError("no files to read")
     return tree_merge(leaves, token, func=merge_parts)
+
+
+def _file_stats_or_error(f, spec, url, entry, cache_storage_options):
+    """A lake file's statistics, or its :class:`dreg.lake.DataError` as a value.
+
+    A bad file is an expected outcome, not a crash: returned, the error skips
+    distributed's "Compute Failed" traceback on the worker's console and the
+    retries, and the merge tree carries it to the client, which raises it
+    (:meth:`dreg.lake.FilePart.raise_errors`) naming the file.
+    """
+    from .cache import cached_file_stats
+    from .lake import DataError, failed_part
+
+    try:
+        return cached_file_stats(f, spec, url, entry, cache_storage_options)
+    except DataError as exc:
+        return failed_part(len(spec.features), exc)
 
 
 def _frame_block_stats(

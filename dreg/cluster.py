@@ -80,7 +80,12 @@ def dask_client(
                 threads_per_worker=cfg.threads_per_worker,
                 processes=True,
                 host="127.0.0.1",
-                dashboard_address=cfg.dashboard_address,
+                # dashboard_address=None still starts the scheduler's HTTP server on
+                # port 8787 (dask/distributed#8136: a "port in use" warning when another
+                # cluster runs): without a dashboard, serve its other routes on a free
+                # loopback port and leave the Bokeh dashboard off
+                dashboard_address=cfg.dashboard_address if cfg.dashboard_address is not None else "127.0.0.1:0",
+                scheduler_kwargs=None if cfg.dashboard_address is not None else {"dashboard": False},
                 memory_limit=cfg.memory_limit,
                 **({} if security is None else {"protocol": "tls://", "security": security}),
             )
@@ -93,7 +98,10 @@ def dask_client(
         dashboard = None
         with contextlib.suppress(Exception):
             # only when the scheduler really serves one (an existing cluster may not)
-            if "dashboard" in client.scheduler_info().get("services", {}):
+            # (the "dashboard" service is the scheduler's HTTP port, served even
+            # when the embedded cluster runs without the Bokeh dashboard)
+            embedded_without = kind == "embedded LocalCluster" and cfg.dashboard_address is None
+            if not embedded_without and "dashboard" in client.scheduler_info().get("services", {}):
                 dashboard = client.dashboard_link
         info = ClusterInfo(kind=kind, address=str(client.scheduler.address), workers=n_workers, dashboard=dashboard)
         log(f"dreg: Dask {kind} at {info.address} with {n_workers} worker(s)")

@@ -43,6 +43,7 @@ __all__ = [
     "ReadSpec",
     "file_fold_ids",
     "infer_features",
+    "failed_part",
     "merge_parts",
     "open_lake",
     "read_file_stats",
@@ -118,6 +119,22 @@ class FilePart:
 
     stats: SufficientStats
     files: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # data errors of the files merged here (a :class:`DataError` on a worker is
+    # returned, not raised: no worker traceback on the console, no retry); the
+    # first ``_MAX_ERRORS`` messages in lake order, and how many there were
+    errors: tuple[str, ...] = ()
+    n_errors: int = 0
+
+    def raise_errors(self) -> None:
+        """Raise :class:`DataError` for the first file that failed, naming how many did."""
+        if not self.n_errors:
+            return
+        more = self.n_errors - 1
+        extra = ""
+        if more:
+            others = "; ".join(e.split(": ", 1)[0] for e in self.errors[1:4])
+            extra = f" (and {more} more file(s) with errors{', e.g. ' + others if others else ''})"
+        raise DataError(self.errors[0] + extra)
 
 
 def _mtime(info: dict[str, Any]) -> str | None:
@@ -516,14 +533,29 @@ def read_file_stats(f: LakeFile, spec: ReadSpec, url: str | None = None) -> File
     return FilePart(stats=stats, files=(info,))
 
 
+_MAX_ERRORS = 20
+
+
 def merge_parts(*parts: FilePart) -> FilePart:
-    """Merge file statistics and concatenate their accounts (tree-reduction step)."""
+    """Merge file statistics and concatenate their accounts (tree-reduction step).
+
+    Parts with data errors carry no statistics: once any part has errors the
+    result only collects the error messages (in lake order).
+    """
+    if any(p.n_errors for p in parts):
+        errors = tuple(e for p in parts for e in p.errors)[:_MAX_ERRORS]
+        return FilePart(stats=parts[0].stats, files=(), errors=errors, n_errors=sum(p.n_errors for p in parts))
     stats = parts[0].stats
     files = list(parts[0].files)
     for p in parts[1:]:
         stats = merge(stats, p.stats)
         files.extend(p.files)
     return FilePart(stats=stats, files=tuple(files))
+
+
+def failed_part(n_features: int, error: DataError) -> FilePart:
+    """The :class:`FilePart` of a file that could not be used."""
+    return FilePart(stats=empty_stats(n_features), files=(), errors=(str(error),), n_errors=1)
 
 
 def predict_file(

@@ -231,6 +231,7 @@ def run_fit(
         with _cluster_failures("during the data pass"), report_ctx, distributed.span("dreg-fit"):
             part = compute_with_progress(client, graph, n_tasks=len(lake.files), log=log, tty=tty)
         cluster_info = info.as_dict()
+    part.raise_errors()  # bad files come back as values (no worker tracebacks): name the first, count all
     t_pass = time.perf_counter() - t0
     stats = part.stats
     n_cached = sum(1 for f in part.files if f.get("from_cache"))

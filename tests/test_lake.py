@@ -456,3 +456,33 @@ def test_metrics_file_is_json(fitted) -> None:
     cfg, out, _ = fitted
     vdir = Path(cfg.output.registry) / "m" / out.ref.version
     assert json.loads((vdir / "metrics.json").read_text()) == json.loads(json.dumps(out.metrics))
+
+
+def test_bad_files_are_reported_without_worker_tracebacks(tmp_path: Path, rng) -> None:
+    """Two bad files on an embedded multi-process cluster: exit 3, the first bad
+    file (lake order) named, the other counted, and no worker traceback or
+    "Compute Failed" log on the console before dreg's own message."""
+    import subprocess
+    import sys
+
+    lake = write_lake(tmp_path / "lake", rng, layout=LAYOUT[:3], extras=False)
+    first = lake / "day=2026-11-01" / "part-8.parquet"
+    second = lake / "day=2026-11-02" / "part-9.parquet"
+    _bad_null_target(make_table(rng, 120, "bad1"), first)
+    _bad_truncated(make_table(rng, 120, "bad2"), second)
+    registry = tmp_path / "registry"
+    cfg = write_config(tmp_path / "cfg.yaml", config_dict(lake, registry, name="m"))
+    done = subprocess.run(
+        [sys.executable, "-m", "dreg.cli", "fit", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    err = done.stderr
+    assert done.returncode == 3, err
+    assert str(first) in err and "null" in err
+    assert "and 1 more file(s) with errors" in err and str(second) in err
+    assert "Traceback" not in err and "Compute Failed" not in err, err
+    # the configuration has no dashboard: no link, and no "port 8787 in use" warning
+    assert "dashboard" not in done.stdout + err and "8787" not in err, done.stdout + err
+    assert not (registry / "m").exists() or not any((registry / "m").iterdir())
