@@ -483,7 +483,13 @@ def _draw_path(fig, m: _Model, c: _Curves, coef_path: FloatArray) -> tuple[list[
     named = set(labelled)
     rest = [j for j in range(C.shape[1]) if moves[j] and j not in named]
     if rest:
-        ax.plot(x, C[:, rest], color="0.65", lw=0.6, alpha=0.7, zorder=1)
+        # one collection, not a line per feature: SVG output is the same kind of
+        # paths, and matplotlib's per-artist cost stays flat in the number of features
+        from matplotlib.collections import LineCollection
+
+        segs = [np.column_stack([x, C[:, j]]) for j in rest]
+        ax.add_collection(LineCollection(segs, colors="0.65", linewidths=0.6, alpha=0.7, zorder=1))
+        ax.autoscale_view()
     for j, color in zip(labelled, _LINE_COLORS, strict=False):
         ax.plot(x, C[:, j], lw=1.5, color=color, zorder=2, label=_short(m.features[j]))
     ax.axhline(0.0, color="0.3", lw=0.6, zorder=1)
