@@ -228,7 +228,11 @@ def main() -> None:
         )
         first = False
 
-    cmd = "python benchmarks/" + Path(sys.argv[0]).name + (" " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "")
+    shown = list(sys.argv[1:])
+    if "--json" in shown:  # run_all's internal summary file is not part of the command to rerun
+        i = shown.index("--json")
+        del shown[i : i + 2]
+    cmd = "python benchmarks/" + Path(sys.argv[0]).name + (" " + shlex.join(shown) if shown else "")
     from threadpoolctl import threadpool_info
 
     blas = "; ".join(

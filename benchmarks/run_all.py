@@ -59,11 +59,16 @@ STEPS_DIR = HERE / "results"
 
 
 def _git_commit() -> str:
+    """The measured revision: HEAD, plus "+dirty" when ``dreg/`` differs from it
+    (benchmark output files written during the run do not count)."""
     try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"], cwd=HERE, capture_output=True, text=True, timeout=10
-        )
-        return out.stdout.strip() or "?"
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "dreg"], cwd=HERE.parent, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        return (head or "?") + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "?"
 
