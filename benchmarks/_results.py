@@ -45,6 +45,8 @@ def machine_facts() -> str:
 def write_section(key: str, title: str, body: str) -> None:
     """Replace (or append) the ``<!-- key:start -->`` ... ``<!-- key:end -->`` section."""
     start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
+    # run_all passes each script an internal --json <temporary file>: not part of the command to rerun
+    body = re.sub(r" --json \S+?\.json", "", body)
     block = f"{start}\n## {title}\n\n{body}\n{end}"
     text = (
         RESULTS.read_text()
