@@ -60,34 +60,10 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _results import machine_facts, write_section  # noqa: E402
+from bench_cv import make_data, rel_diff  # noqa: E402  (the same data and measure as bench_cv)
 
 SECTION = "bench_compare"
 K = 5
-
-
-def make_data(n: int, p: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """AR(1)-correlated features (0.5^|i-j|), column means ~ N(0, 1), sparse truth
-    (p // 10 non-zeros, 2 .. 0.02, mixed signs), intercept 1, noise sd 2
-    (the data of ``bench_cv.py``)."""
-    rng = np.random.default_rng(seed)
-    lags = np.abs(np.subtract.outer(np.arange(p), np.arange(p)))
-    L = np.linalg.cholesky(0.5**lags).T
-    X = rng.standard_normal((n, p)) @ L
-    X += rng.standard_normal(p)
-    beta = np.zeros(p)
-    k = max(1, p // 10)
-    support = rng.choice(p, size=k, replace=False)
-    beta[support] = rng.choice([-1.0, 1.0], size=k) * np.geomspace(2.0, 0.02, k)
-    y = 1.0 + X @ beta + 2.0 * rng.standard_normal(n)
-    return np.ascontiguousarray(X), y, beta
-
-
-def rel_diff(a, b) -> float:
-    """``max|a - b| / max|b|``."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    den = float(np.max(np.abs(b), initial=0.0))
-    num = float(np.max(np.abs(a - b), initial=0.0))
-    return num / den if den > 0 else num
 
 
 def timed(fn):

@@ -53,33 +53,11 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _results import machine_facts, write_section  # noqa: E402
+from bench_cv import make_data, rel_diff  # noqa: E402  (the same data and measure as bench_cv)
 
 SECTION = "bench_coordinator"
 L1_RATIOS = [0.2, 0.5, 0.9]
 TIGHT = 1e-10
-
-
-def make_data(n: int, p: int, seed: int = 0):
-    """AR(1)-correlated features (0.5^|i-j|), column means ~ N(0, 1), sparse truth,
-    intercept 1, noise sd 2 (``bench_cv.make_data``)."""
-    rng = np.random.default_rng(seed)
-    lags = np.abs(np.subtract.outer(np.arange(p), np.arange(p)))
-    L = np.linalg.cholesky(0.5**lags).T
-    X = rng.standard_normal((n, p)) @ L
-    X += rng.standard_normal(p)
-    beta = np.zeros(p)
-    k = max(1, p // 10)
-    support = rng.choice(p, size=k, replace=False)
-    beta[support] = rng.choice([-1.0, 1.0], size=k) * np.geomspace(2.0, 0.02, k)
-    y = 1.0 + X @ beta + 2.0 * rng.standard_normal(n)
-    return np.ascontiguousarray(X), y
-
-
-def rel_diff(a, b) -> float:
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    den = float(np.max(np.abs(b), initial=0.0))
-    num = float(np.max(np.abs(a - b), initial=0.0))
-    return num / den if den > 0 else num
 
 
 def run_size(p: int, folds_k: int, n_alphas: int, reps: int, warmup: bool = True, acc_ratios=None) -> dict:
@@ -92,7 +70,7 @@ def run_size(p: int, folds_k: int, n_alphas: int, reps: int, warmup: bool = True
     from dreg.stats import block_stats, collapse, leave_one_out
 
     n = 4 * p
-    X, y = make_data(n, p, 0)
+    X, y, _ = make_data(n, p, 0)
     fold = dreg.fold_ids(0, n, folds_k, 0)
     stats = block_stats(X, y, None, fold)
     pf, lo, hi = np.ones(p), np.full(p, -np.inf), np.full(p, np.inf)

@@ -11,7 +11,6 @@ Pure numpy/scipy: no Dask import.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .path import alpha_grid, blas_threads, enet_path
+from .path import alpha_grid, blas_threads, enet_path, single_blas_thread
 from .problem import make_problem, mse_from_stats
 from .stats import SufficientStats, collapse, leave_one_out
 
@@ -120,14 +119,6 @@ def _n_threads(n_jobs: int | None, n_features: int) -> int:
     return int(n_jobs)
 
 
-def _single_blas_thread():
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
-
-
 def cross_validate(
     stats: SufficientStats,
     *,
@@ -224,7 +215,7 @@ def cross_validate(
     else:
         # the threads are the parallelism: one BLAS thread each (a nested
         # multi-threaded BLAS call only oversubscribes the cores)
-        with _single_blas_thread(), ThreadPoolExecutor(threads, thread_name_prefix="dreg-cv") as pool:
+        with single_blas_thread(), ThreadPoolExecutor(threads, thread_name_prefix="dreg-cv") as pool:
             for _ in pool.map(solve, tasks):
                 pass
     mean = mse.mean(axis=-1)

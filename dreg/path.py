@@ -176,19 +176,24 @@ def choose_solver(solver: str, l1_ratio: float, lower: FloatArray, upper: FloatA
     return solver
 
 
+def single_blas_thread():
+    """A context limiting BLAS to one thread (a no-op without threadpoolctl)."""
+    import contextlib
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def blas_threads(n_features: int):
     """One BLAS thread for small problems, whose many tiny products and
     factorizations only lose time to thread synchronisation (badly so on a
     loaded machine); the library default for large ones."""
     import contextlib
 
-    if n_features > _SMALL_P:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return single_blas_thread() if n_features <= _SMALL_P else contextlib.nullcontext()
 
 
 def enet_path(
