@@ -35,6 +35,15 @@ of alphas:
    the cost of a factorization) the linear system on the final support and
    signs is solved exactly instead (:func:`dreg.solvers._common.polish`).
 
+6. **Mixed precision**: from 256 features the sweeps read a float32 copy of
+   ``Q`` (half the memory traffic of the row updates, which run at memory
+   speed), while ``b`` and ``c`` stay float64 and ``c`` is recomputed from the
+   float64 ``Q`` after every round.  Between refreshes the copy's rounding
+   adds ``~6e-8 |Q_j| |db_j|`` per update, and the steps shrink as the
+   iterations converge (mixed-precision iterative refinement); every KKT
+   check, strong rule and polish uses the float64 gradient, so the copy can
+   cost sweeps, never accuracy.
+
 The whole per-alpha iteration (sweeps, extrapolation, KKT checks) is one
 compiled function (numba; scikit-learn compiles its Gram CD with Cython and
 glmnet is Fortran), so a path costs a few Python calls per alpha.  Without
@@ -69,6 +78,16 @@ _ANDERSON = 5
 _POLISH_FIRST = 60
 # solutions the path predictor extrapolates from (quadratic in log alpha)
 _PREDICT_POINTS = 3
+# sweeps read a float32 copy of Q from this many features (below, Q fits the
+# caches and the copy was measured to buy nothing: 1.0x at p = 150-350, 1.4x
+# at 500, 1.7x at 2000); DREG_CD_FLOAT64=1 turns the copy off
+_FLOAT32_MIN_FEATURES = 256
+_FLOAT32 = os.environ.get("DREG_CD_FLOAT64", "") not in ("1", "true", "yes")
+
+
+def _sweep_copy(Q: FloatArray) -> NDArray[np.float32]:
+    """The float32 copy of ``Q`` the sweeps read."""
+    return Q.astype(np.float32)
 
 
 def _exact_budget(m: int) -> int:
@@ -474,6 +493,15 @@ def cd_path(
     # ... but the exact sweeps stop on the KKT violation itself, with a margin
     # for the rounding of the maintained gradient
     kkt_tol = 0.5 * target
+    # The sweeps stream one row of Q per coordinate update and run at memory
+    # speed; from a float32 copy of Q they stream half the bytes (1.4-1.8x
+    # faster sweeps).  ``c`` and ``b`` stay float64 and ``c`` is recomputed
+    # from the float64 Q after every round, so the float32 rows only add
+    # ``~6e-8 |Q_j| |db_j|`` per update between refreshes: mixed-precision
+    # iterative refinement, whose steps (and so errors) shrink as the
+    # iterations converge.  Every stopping decision uses the float64 gradient.
+    # (The copy costs 4 p^2 bytes per path being solved.)
+    Qs = _sweep_copy(Q) if p >= _FLOAT32_MIN_FEATURES and _FLOAT32 else Q
     unpenalized = penalty_factor == 0
     ever = (b != 0) | unpenalized
     alpha_prev = None
@@ -508,10 +536,10 @@ def cd_path(
             if capped:
                 budget = min(budget, _exact_budget(int(np.count_nonzero(work_mask))))
             n, ok = _round_kernel(
-                Q, c, b, work_mask, diag, denom, l1, l2, lower, upper, thr, kkt_tol if exact else 0.0, max(budget, 1)
+                Qs, c, b, work_mask, diag, denom, l1, l2, lower, upper, thr, kkt_tol if exact else 0.0, max(budget, 1)
             )
             sweeps += n
-            _gradient(Q, q, b, c)  # drop the updates' rounding
+            _gradient(Q, q, b, c)  # float64, and drops the updates' rounding
             best = _kkt_all(c, b, l1, l2, lower, upper, v)
             s = int(np.count_nonzero(b))
             cheap = s * s <= max(0.5 * sweeps, _POLISH_FIRST) * p
