@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .folds import fold_ids, stream_key
-from .stats import SufficientStats, empty_stats, merge, sorted_block_stats
+from .stats import SufficientStats, column_block_stats, empty_stats, merge
 
 __all__ = [
     "DataError",
@@ -482,49 +482,31 @@ def read_file_arrays(
 def read_file_stats(f: LakeFile, spec: ReadSpec, url: str | None = None) -> FilePart:
     """Per-fold statistics of one file, read one row group at a time.
 
-    Each row group's columns are gathered straight into fold order as one
-    float64 (Fortran-order) array: one copy of the data, then the centered
-    Gram per fold (:func:`dreg.stats.sorted_block_stats`).
+    Each row group's columns, shifted by their mean, are scattered into fold
+    order (one float64 copy of the data, into a work array reused for every
+    row group of the file), then ``[X y]`` gets one Gram per fold
+    (:func:`dreg.stats.column_block_stats`).
     """
     url = url or f.path
     stats = empty_stats(len(spec.features))
     rows = used = 0
     invalid_total: dict[str, int] = {}
     check = spec.on_invalid_rows == "drop"
+    scratch = np.empty((0, 0), order="F")  # one work array for the file's row groups
     for feats, y, w, folds, keep, invalid, n in _row_groups(f, spec, url, check_features=check):
         rows += n
         for c, k in invalid.items():
             invalid_total[c] = invalid_total.get(c, 0) + k
-        rows_idx = np.flatnonzero(keep) if keep is not None else None
         m = y.shape[0]
         used += m
         if m == 0:
             continue
-        if folds is None:
-            order = rows_idx
-            labels = np.zeros(1, dtype=np.int64)
-            bounds = np.array([0, m])
-        else:
-            folds = np.asarray(folds, dtype=np.int64)
-            local = np.argsort(folds, kind="stable")
-            sorted_folds = folds[local]
-            labels, starts = np.unique(sorted_folds, return_index=True)
-            bounds = np.append(starts, m)
-            order = local if rows_idx is None else rows_idx[local]
-            y = y[local]
-            w = None if w is None else w[local]
-        Xs = np.empty((m, len(feats)), dtype=np.float64, order="F")
-        for j, col in enumerate(feats):
-            if order is None:
-                Xs[:, j] = col
-            elif col.dtype == np.float64:
-                np.take(col, order, out=Xs[:, j])  # gather straight into the column (no temporary)
-            else:
-                Xs[:, j] = col[order]
-        ys = np.array(y, dtype=np.float64, copy=True)
-        ws = None if w is None else np.asarray(w, dtype=np.float64)
+        if scratch.shape[0] < m:
+            scratch = np.empty((m, len(feats) + 1), order="F")
         with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are reported just below
-            block = sorted_block_stats(Xs, ys, ws, labels, bounds)
+            block = column_block_stats(
+                feats, y, w, folds, rows=np.flatnonzero(keep) if keep is not None else None, scratch=scratch
+            )
         if not check and not (np.all(np.isfinite(block.x_mean)) and np.all(np.isfinite(block.xx))):
             _raise_invalid_features(url, spec.features, feats, y, spec.target)
         stats = merge(stats, block)

@@ -22,11 +22,13 @@ Never do raw sums of ``x x^T`` appear: data whose means are around 1e6 with
 unit variance keep full float64 accuracy.  A :class:`SufficientStats` holds one
 such set per fold label; merging aligns labels.
 
-Everything here is pure numpy: no Dask import.
+Everything here is pure numpy (plus one numba-compiled loop for columnar
+readers, :func:`column_block_stats`, with an interpreted fallback): no Dask import.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,6 +38,7 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = [
     "SufficientStats",
     "block_stats",
+    "column_block_stats",
     "sorted_block_stats",
     "merge",
     "merge_all",
@@ -355,8 +358,8 @@ def sorted_block_stats(
 
     ``Xs`` (float64, C or Fortran order), ``ys`` (float64) and ``ws`` are
     private copies that are overwritten; rows ``bounds[k]:bounds[k+1]`` carry
-    ``labels[k]``.  Readers that gather rows into fold order while converting
-    them (e.g. :mod:`dreg.lake`) call this directly and skip one copy.
+    ``labels[k]``.  :func:`block_stats` calls this after one gather of a
+    row-major block; columnar readers use :func:`column_block_stats`.
     """
     K = labels.shape[0]
     p = Xs.shape[1]
@@ -375,6 +378,232 @@ def sorted_block_stats(
         labels=np.asarray(labels, dtype=np.int64),
         count=count,
         weight_sum=weight_sum,
+        x_mean=x_mean,
+        y_mean=y_mean,
+        xx=xx,
+        xy=xy,
+        yy=yy,
+        nonfinite_x=np.zeros(p, dtype=np.int64),
+        n_blocks=1,
+    )
+
+
+# --------------------------------------------------------------------------- columnar blocks
+def _fold_codes(fold: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+    """``(labels, codes, bounds)``: sorted distinct labels, each row's index into
+    them, and the row offsets of each label once rows are grouped by label."""
+    lo, hi = int(fold.min()), int(fold.max())
+    if hi - lo <= max(4096, fold.shape[0]):  # small range (fold ids): counting, no sort
+        shifted = fold - lo
+        counts = np.bincount(shifted, minlength=hi - lo + 1)
+        present = np.flatnonzero(counts)
+        labels = present + lo
+        if present.shape[0] == counts.shape[0]:
+            codes = shifted
+        else:
+            lookup = np.full(counts.shape[0], -1, dtype=np.int64)
+            lookup[present] = np.arange(present.shape[0])
+            codes = lookup[shifted]
+        sizes = counts[present]
+    else:
+        labels, codes, sizes = np.unique(fold, return_inverse=True, return_counts=True)
+    bounds = np.zeros(labels.shape[0] + 1, dtype=np.int64)
+    np.cumsum(sizes, out=bounds[1:])
+    return labels.astype(np.int64, copy=False), codes.astype(np.int64, copy=False), bounds
+
+
+def _positions(codes, bounds):  # pragma: no cover - compiled
+    """Row ``i``'s position once rows are grouped by code (stable: a counting sort)."""
+    nxt = bounds[:-1].copy()
+    dest = np.empty(codes.shape[0], dtype=np.int64)
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        dest[i] = nxt[c]
+        nxt[c] += 1
+    return dest
+
+
+def _positions_numpy(codes, bounds):
+    dest = np.empty(codes.shape[0], dtype=np.int64)
+    dest[np.argsort(codes, kind="stable")] = np.arange(codes.shape[0])
+    return dest
+
+
+def _shift_into(col, codes, dest, ws, shift, out, j, sums):  # pragma: no cover - compiled
+    """``sqrt(w) (col - shift)`` into ``out[dest, j]``, and ``sum w (col - shift)`` per code.
+
+    One pass over the column.  Rows with a negative code are skipped; ``ws``
+    holds the weights in ``out``'s row order (empty: unit weights).
+    """
+    weighted = ws.shape[0] > 0
+    for k in range(sums.shape[0]):
+        sums[k] = 0.0
+    for i in range(col.shape[0]):
+        c = codes[i]
+        if c >= 0:
+            d = dest[i]
+            v = col[i] - shift
+            if weighted:
+                sums[c] += ws[d] * v
+                v *= np.sqrt(ws[d])
+            else:
+                sums[c] += v
+            out[d, j] = v
+
+
+def _shift_into_numpy(col, codes, dest, ws, shift, out, j, sums):
+    if np.any(codes < 0):
+        keep = codes >= 0
+        col, codes, dest = col[keep], codes[keep], dest[keep]
+    v = col - shift
+    if ws.shape[0]:
+        wr = ws[dest]
+        sums[:] = np.bincount(codes, weights=wr * v, minlength=sums.shape[0])
+        v *= np.sqrt(wr)
+    else:
+        sums[:] = np.bincount(codes, weights=v, minlength=sums.shape[0])
+    out[dest, j] = v
+
+
+_NUMBA = False
+if os.environ.get("DREG_DISABLE_NUMBA", "") not in ("1", "true", "yes"):
+    try:
+        import numba
+
+        _positions = numba.njit(cache=True, nogil=True)(_positions)
+        _shift_into = numba.njit(cache=True, nogil=True)(_shift_into)
+        _NUMBA = True
+    except ImportError:  # pragma: no cover - numba is a dependency, but keep working without it
+        pass
+if not _NUMBA:
+    _positions = _positions_numpy
+    _shift_into = _shift_into_numpy
+
+
+def column_block_stats(
+    columns: Sequence[np.ndarray],
+    y: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    fold: np.ndarray | None = None,
+    rows: np.ndarray | None = None,
+    scratch: np.ndarray | None = None,
+) -> SufficientStats:
+    """Statistics of a block given column by column (as a columnar reader holds it).
+
+    Equal, to rounding, to ``block_stats(np.column_stack(columns)[rows], y,
+    sample_weight, fold)`` for finite values, with one copy of the data and
+    one compiled pass per column: the column, shifted by its own mean ``s``
+    (computed first, pairwise summation), is scattered into fold order while
+    the sums of the shifted values per fold are accumulated; ``[X y]`` then
+    gets one Gram (BLAS ``syrk``) per fold, which holds ``xx``, ``xy`` and
+    ``yy`` at once, corrected exactly to the fold's mean ``m = s + r`` by
+    ``- W r r^T``.  The fold means are close to ``s`` relative to the spread
+    (``(m - s)^2 <= (n / n_fold) var``), so the correction cancels no digits:
+    this is not the raw ``sum x x^T - W m m^T``.
+
+    Parameters
+    ----------
+    columns : sequence of ndarray of shape (n_rows,)
+        Feature columns, any numeric dtype (accumulated in float64).
+    y : ndarray of shape (n_used,)
+        Targets of the rows used (``rows``, or all rows).
+    sample_weight : ndarray of shape (n_used,), optional
+        Non-negative weights; ``None`` means unit weights.
+    fold : ndarray of int of shape (n_used,), optional
+        Fold labels; ``None`` puts every row under label 0.
+    rows : ndarray of int of shape (n_used,), optional
+        Increasing indices of the rows of ``columns`` to use (e.g. the valid
+        ones); ``None`` uses every row.
+    scratch : ndarray of shape (>= n_used, >= n_features + 1), optional
+        Fortran-ordered float64 work array, overwritten: a reader passes the
+        same one for every block of a file (fresh memory costs page faults).
+
+    Returns
+    -------
+    SufficientStats
+        NaN/inf values are not counted here: they make the moments of their
+        fold non-finite, which the caller checks.
+    """
+    m = int(y.shape[0])
+    p = len(columns)
+    if m == 0:
+        return empty_stats(p)
+    if fold is None:
+        labels = np.zeros(1, dtype=np.int64)
+        codes = np.zeros(m, dtype=np.int64)
+        bounds = np.array([0, m], dtype=np.int64)
+        dest = np.arange(m, dtype=np.int64)
+    else:
+        labels, codes, bounds = _fold_codes(np.asarray(fold, dtype=np.int64))
+        dest = _positions(codes, bounds)
+    K = labels.shape[0]
+    sizes = np.diff(bounds)
+    if sample_weight is None:
+        ws = np.zeros(0)
+        count = sizes
+        W = sizes.astype(np.float64)
+    else:
+        w = np.asarray(sample_weight, dtype=np.float64)
+        ws = np.empty(m)
+        ws[dest] = w
+        count = np.bincount(codes[w > 0], minlength=K)
+        W = np.add.reduceat(ws, bounds[:-1])  # every label has rows: no empty segment
+    if rows is None:
+        codes_x, dest_x = codes, dest
+    else:
+        n = columns[0].shape[0] if p else m
+        codes_x = np.full(n, -1, dtype=np.int64)
+        codes_x[rows] = codes
+        dest_x = np.zeros(n, dtype=np.int64)
+        dest_x[rows] = dest
+    if (
+        scratch is not None
+        and scratch.dtype == np.float64
+        and scratch.flags.f_contiguous
+        and scratch.shape[0] >= m
+        and scratch.shape[1] >= p + 1
+    ):
+        A = scratch[:m, : p + 1]  # [X y] in fold order
+    else:
+        A = np.empty((m, p + 1), dtype=np.float64, order="F")
+    shift = np.empty(p + 1)
+    sums = np.empty((p + 1, K))
+    W_all = float(W.sum())
+    for j, col in enumerate([*columns, y]):
+        x = col if col.dtype == np.float64 else col.astype(np.float64)
+        is_y = j == p
+        used = x if rows is None or is_y else x[rows]
+        # shift by the column's own (weighted) mean: then the per-fold means are
+        # close to the shift relative to the spread and the exact correction below loses nothing
+        total = float(used.sum()) if sample_weight is None else float(w @ used)
+        shift[j] = total / W_all if W_all > 0.0 else 0.0
+        if is_y:
+            _shift_into(x, codes, dest, ws, shift[j], A, j, sums[j])
+        else:
+            _shift_into(x, codes_x, dest_x, ws, shift[j], A, j, sums[j])
+    resid = np.divide(sums, W, out=np.zeros_like(sums), where=W > 0)  # (per-fold mean) - shift
+    x_mean = np.zeros((K, p))
+    y_mean = np.zeros(K)
+    xx = np.zeros((K, p, p))
+    xy = np.zeros((K, p))
+    yy = np.zeros(K)
+    for k in range(K):
+        if W[k] <= 0.0:  # only zero weights: no moments (as block_stats)
+            continue
+        Ak = A[bounds[k] : bounds[k + 1]]
+        G = Ak.T @ Ak  # numpy dispatches A.T @ A to syrk
+        r = resid[:, k]
+        # sum w (a - s)(a - s)^T = sum w (a - m)(a - m)^T + W r r^T  with m = s + r
+        G -= W[k] * np.outer(r, r)
+        xx[k] = 0.5 * (G[:p, :p] + G[:p, :p].T)
+        xy[k] = G[:p, p]
+        yy[k] = max(G[p, p], 0.0)
+        x_mean[k] = shift[:p] + r[:p]
+        y_mean[k] = shift[p] + r[p]
+    return SufficientStats(
+        labels=labels,
+        count=count.astype(np.int64),
+        weight_sum=W,
         x_mean=x_mean,
         y_mean=y_mean,
         xx=xx,

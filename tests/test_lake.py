@@ -199,6 +199,44 @@ def test_file_stats_are_float64_statistics_of_the_rows(lake: Path) -> None:
     np.testing.assert_allclose(one.x_mean[0], X.mean(axis=0), rtol=1e-14)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_file_stats_with_row_groups_and_dropped_rows(tmp_path: Path, rng, weighted: bool) -> None:
+    """Several row groups of a file, invalid rows dropped in some of them (nulls,
+    NaN, inf in features, target and weight): the statistics are those of the
+    valid rows in memory, each row keeping the fold of its position in the file."""
+    n = 1000
+    table = make_table(rng, n)
+    x_a = table.column("x_a").to_numpy().copy()
+    x_a[[5, 250, 251, 990]] = [np.nan, np.inf, -np.inf, np.nan]
+    x_b = table.column("x_b").to_pylist()
+    x_b[400] = None
+    y = table.column("y").to_numpy().copy()
+    y[[6, 600]] = np.nan
+    table = table.set_column(table.schema.get_field_index("x_a"), "x_a", pa.array(x_a))
+    table = table.set_column(table.schema.get_field_index("x_b"), "x_b", pa.array(x_b, pa.float64()))
+    table = table.set_column(table.schema.get_field_index("y"), "y", pa.array(y))
+    w = rng.uniform(0.0, 2.0, n)
+    w[777] = np.nan
+    if weighted:
+        table = table.append_column("w", pa.array(w))
+    write_table(tmp_path / "lake" / "part-0.parquet", table, row_group_size=128)
+    f = open_lake(str(tmp_path / "lake")).files[0]
+    assert pq.ParquetFile(f.path).num_row_groups == 8
+    part = read_file_stats(f, spec(on_invalid_rows="drop", weight="w" if weighted else None))
+    X, yy, folds = read_in_memory([f])
+    keep = np.isfinite(X).all(axis=1) & np.isfinite(yy) & (np.isfinite(w) if weighted else True)
+    assert part.files[0]["rows_dropped"] == n - keep.sum() == (8 if weighted else 7)
+    ref = block_stats(X[keep], yy[keep], w[keep] if weighted else None, folds[keep])
+    assert_same_stats(part.stats, ref)
+    # with row groups of one row each (a block per row: the merges) the same statistics
+    write_table(tmp_path / "small" / "part-0.parquet", pq.read_table(f.path).slice(0, 300), row_group_size=1)
+    g = open_lake(str(tmp_path / "small")).files[0]
+    one = read_file_stats(g, spec(on_invalid_rows="drop", weight="w" if weighted else None))
+    k300 = keep[:300]
+    ref300 = block_stats(X[:300][k300], yy[:300][k300], w[:300][k300] if weighted else None, folds[:300][k300])
+    assert_same_stats(one.stats, ref300, rtol=1e-10)
+
+
 def test_folds_are_per_file_and_independent_of_row_groups(lake: Path, tmp_path: Path) -> None:
     opened = open_lake(str(lake))
     f = opened.files[2]  # 900 rows in row groups of 100

@@ -13,6 +13,7 @@ from dreg.stats import (
     SufficientStats,
     block_stats,
     collapse,
+    column_block_stats,
     empty_stats,
     leave_one_out,
     merge,
@@ -217,6 +218,140 @@ def test_large_means_keep_full_accuracy(rng, weighted):
     wv = np.ones(n) if w is None else w
     raw = (X * wv[:, None]).T @ X - wv.sum() * np.outer(whole.x_mean[0], whole.x_mean[0])
     assert rel_err(raw, exact_xx.astype(np.float64)) > 1e-9
+
+
+# --------------------------------------------------------------------------- column_block_stats
+FOLD_KINDS = ("none", "random", "sorted", "labels")
+
+
+def _folds(rng, kind: str, n: int):
+    if kind == "none":
+        return None
+    if kind == "random":
+        return rng.integers(0, 5, n)
+    if kind == "sorted":  # already in fold order
+        return np.sort(rng.integers(0, 5, n))
+    # sparse labels over a wide range, and -1 (never held out): the np.unique path
+    return rng.choice(np.array([-1, 3, 70_000, 2**40]), n)
+
+
+@pytest.mark.parametrize("kind", FOLD_KINDS)
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("loc", [0.0, 1e6])
+def test_column_block_stats_equals_block_stats(rng, kind, weighted, loc):
+    X, y = make_data(rng, 3000, 6, loc=loc)
+    w = rng.uniform(0.0, 2.0, 3000) if weighted else None
+    fold = _folds(rng, kind, 3000)
+    got = column_block_stats([X[:, j].copy() for j in range(6)], y, w, fold)
+    assert_stats_equal(got, block_stats(X, y, w, fold), rtol=1e-12)
+    assert got.n_blocks == 1 and got.is_finite
+
+
+@pytest.mark.parametrize("kind", FOLD_KINDS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_column_block_stats_uses_only_the_given_rows(rng, kind, weighted):
+    """``rows`` selects the rows of the columns; y, weights and folds are already restricted."""
+    X, y = make_data(rng, 2000, 4, loc=50.0)
+    X[rng.random(2000) < 0.1, 2] = np.nan  # rows a reader drops: never read by the statistics
+    keep = np.isfinite(X).all(axis=1)
+    rows = np.flatnonzero(keep)
+    w = rng.uniform(0.5, 2.0, keep.sum()) if weighted else None
+    fold = _folds(rng, kind, keep.sum())
+    got = column_block_stats([X[:, j] for j in range(4)], y[keep], w, fold, rows=rows)
+    assert_stats_equal(got, block_stats(X[keep], y[keep], w, fold), rtol=1e-12)
+
+
+def test_column_block_stats_dtypes_scratch_and_zero_weight_folds(rng):
+    n = 500
+    cols = [
+        rng.integers(-50, 50, n).astype(np.int32) + 100_000,
+        rng.random(n) < 0.3,
+        (1e4 + rng.standard_normal(n)).astype(np.float32),
+        rng.standard_normal(n),
+    ]
+    X = np.column_stack([c.astype(np.float64) for c in cols])
+    y = X[:, 3] + rng.standard_normal(n)
+    fold = rng.integers(0, 3, n)
+    w = rng.uniform(0.5, 2.0, n)
+    w[fold == 1] = 0.0  # a fold with only zero weights: counted, no moments (as block_stats)
+    ref = block_stats(X, y, w, fold)
+    assert_stats_equal(column_block_stats(cols, y, w, fold), ref, rtol=1e-12)
+    assert ref.count[1] == 0 and ref.weight_sum[1] == 0.0
+    # a larger Fortran work array is used in place; anything else is ignored
+    for scratch in (np.full((n + 7, 9), np.nan, order="F"), np.zeros((n, 5)), np.zeros((10, 5), order="F")):
+        assert_stats_equal(column_block_stats(cols, y, w, fold, scratch=scratch), ref, rtol=1e-12)
+    empty = column_block_stats(cols, y[:0], None, fold[:0], rows=np.zeros(0, dtype=np.int64))
+    assert empty.n_labels == 0 and empty.n_features == 4
+
+
+def test_column_block_stats_large_means_keep_full_accuracy(rng):
+    """Shifted by the column mean and corrected exactly: no digits lost on means of 1e8."""
+    n = 4000
+    X = 1e8 + rng.standard_normal((n, 2))
+    y = -1e8 + X[:, 0] + rng.standard_normal(n)
+    fold = rng.integers(0, 4, n)
+    got = column_block_stats([X[:, 0], X[:, 1]], y, None, fold)
+    for k in range(4):
+        m = fold == k
+        ref = direct_stats(X[m] - 1e8, y[m] + 1e8)  # the same moments from small numbers
+        assert rel_err(got.xx[k], ref["xx"]) < 1e-9
+        assert rel_err(got.xy[k], ref["xy"]) < 1e-9
+        assert rel_err(got.yy[k], ref["yy"]) < 1e-9
+
+
+def test_column_block_stats_nonfinite_values_make_nonfinite_moments(rng):
+    X, y = make_data(rng, 100, 3)
+    X[7, 1] = np.nan
+    X[8, 2] = np.inf
+    with np.errstate(invalid="ignore", over="ignore"):
+        got = column_block_stats([X[:, j] for j in range(3)], y, None, rng.integers(0, 2, 100))
+    assert not (np.all(np.isfinite(got.x_mean)) and np.all(np.isfinite(got.xx)))
+
+
+_KERNEL_SCRIPT = r"""
+import json, sys
+import numpy as np
+from dreg import stats
+rng = np.random.default_rng(3)
+n = 5000
+X = 1e3 + rng.standard_normal((n, 4))
+y = X[:, 0] + rng.standard_normal(n)
+w = rng.uniform(0.0, 2.0, n)
+fold = rng.integers(0, 5, n)
+rows = np.flatnonzero(rng.random(n) < 0.9)
+out = {"numba": stats._NUMBA}
+for name, kw in {"plain": {}, "weighted": {"sample_weight": w[rows]}}.items():
+    s = stats.column_block_stats([X[:, j] for j in range(4)], y[rows], fold=fold[rows], rows=rows, **kw)
+    out[name] = {k: v.tolist() for k, v in s.to_arrays().items()}
+json.dump(out, sys.stdout)
+"""
+
+
+def _kernel_run(disable: bool) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    env.pop("DREG_DISABLE_NUMBA", None)
+    if disable:
+        env["DREG_DISABLE_NUMBA"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-c", _KERNEL_SCRIPT], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_column_block_stats_compiled_equals_interpreted():
+    """``DREG_DISABLE_NUMBA=1`` (read at import, hence subprocesses) runs the numpy fallback."""
+    compiled, interpreted = _kernel_run(False), _kernel_run(True)
+    assert compiled["numba"] is True and interpreted["numba"] is False
+    for name in ("plain", "weighted"):
+        a = SufficientStats.from_arrays({k: np.asarray(v) for k, v in compiled[name].items()})
+        b = SufficientStats.from_arrays({k: np.asarray(v) for k, v in interpreted[name].items()})
+        assert_stats_equal(a, b, rtol=1e-13)
 
 
 # --------------------------------------------------------------------------- merge
