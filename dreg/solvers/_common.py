@@ -108,7 +108,8 @@ def polish(
         return None
     B = np.flatnonzero(at_bound)
     sgn = np.sign(b[S])
-    A = Q[np.ix_(S, S)] + np.diag(l2[S])
+    A = Q[np.ix_(S, S)]
+    A.flat[:: S.size + 1] += l2[S]
     rhs = q[S] - l1[S] * sgn
     if B.size:
         rhs = rhs - Q[np.ix_(S, B)] @ b[B]

@@ -60,7 +60,7 @@ import os
 import numpy as np
 from numpy.typing import NDArray
 
-from ._common import PathSolution, kkt_violation, polish
+from ._common import PathSolution, polish
 
 FloatArray = NDArray[np.float64]
 
@@ -387,10 +387,12 @@ def _try_polish(Q, q, b, c, v, best, l1, l2, lower, upper):
     """:func:`polish` ``b``; keep it when it does not increase the KKT violation."""
     cand = polish(Q, q, b, l1, l2, lower, upper)
     if cand is not None:
-        c_cand = q - Q @ cand
-        v_cand = kkt_violation(Q, q, cand, l1, l2, lower, upper, grad=c_cand)
-        if v_cand.max(initial=0.0) <= best:
-            return cand, c_cand, v_cand, float(v_cand.max(initial=0.0))
+        c_cand = np.empty_like(c)
+        _gradient(Q, q, cand, c_cand)  # O(s p) from the non-zero rows
+        v_cand = np.empty_like(v)
+        best_cand = _kkt_all(c_cand, cand, l1, l2, lower, upper, v_cand)
+        if best_cand <= best:
+            return cand, c_cand, v_cand, float(best_cand)
     return b, c, v, best
 
 
