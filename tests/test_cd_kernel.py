@@ -107,7 +107,7 @@ def _path(cdmod, Q, q, yy, l1_ratio, alphas, pf, lower, upper):
     viol = np.array(
         [
             kkt_violation(Q, q, b, a * l1_ratio * pf, a * (1 - l1_ratio) * pf, lower, upper).max()
-            for a, b in zip(alphas, sol.coef)
+            for a, b in zip(alphas, sol.coef, strict=True)
         ]
     )
     return sol, viol
