@@ -127,14 +127,23 @@ class FilePart:
 
     def raise_errors(self) -> None:
         """Raise :class:`DataError` for the first file that failed, naming how many did."""
-        if not self.n_errors:
-            return
-        more = self.n_errors - 1
-        extra = ""
-        if more:
-            others = "; ".join(e.split(": ", 1)[0] for e in self.errors[1:4])
-            extra = f" (and {more} more file(s) with errors{', e.g. ' + others if others else ''})"
-        raise DataError(self.errors[0] + extra)
+        raise_file_errors(self.errors, self.n_errors)
+
+
+def raise_file_errors(errors: Sequence[str], n_errors: int) -> None:
+    """Raise one :class:`DataError` for files that failed (messages ``"<url>: ..."``).
+
+    The first message in full, then how many more files failed and the paths
+    of up to three of them.  Nothing is raised when ``n_errors`` is 0.
+    """
+    if not n_errors:
+        return
+    more = n_errors - 1
+    extra = ""
+    if more:
+        others = "; ".join(e.split(": ", 1)[0] for e in errors[1:4])
+        extra = f" (and {more} more file(s) with errors{', e.g. ' + others if others else ''})"
+    raise DataError(errors[0] + extra)
 
 
 def _mtime(info: dict[str, Any]) -> str | None:
@@ -628,3 +637,18 @@ def predict_file(
         with out_fs.open(target, "wb") as fh:
             pq.write_table(table, fh)
     return {"path": url, "output": target, "rows": rows, "null_predictions": int(mask.sum())}
+
+
+def predict_file_or_error(
+    f: LakeFile, protocol: str, storage_options: dict[str, Any], url: str, *args: Any, **kwargs: Any
+) -> dict[str, Any]:
+    """:func:`predict_file`, with a :class:`DataError` returned as ``{"path": url, "error": message}``.
+
+    A bad file is an expected outcome: returned as a value it skips
+    distributed's "Compute Failed" traceback on the worker's console, lets
+    every good file be scored, and the client names the bad ones in lake order.
+    """
+    try:
+        return predict_file(f, protocol, storage_options, url, *args, **kwargs)
+    except DataError as exc:
+        return {"path": url, "error": str(exc)}

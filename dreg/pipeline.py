@@ -350,6 +350,9 @@ def run_fit(
     return FitOutcome(ref=ref, model=model, metrics=metrics, estimator=est)
 
 
+_MAX_PREDICT_ERRORS = 20
+
+
 def run_predict(
     model_ref: str,
     data: str,
@@ -362,10 +365,17 @@ def run_predict(
     scheduler_file: str | None = None,
     log: Log = print,
 ) -> dict[str, Any]:
-    """Score every file of a lake into ``output`` (one Parquet file per input file)."""
+    """Score every file of a lake into ``output`` (one Parquet file per input file).
+
+    Each output file is written under a temporary name and renamed into place
+    (local disks).  A file that cannot be scored (missing or non-numeric
+    feature column, unreadable row group) does not stop the others: every
+    good file is scored, then :class:`dreg.lake.DataError` names the first bad
+    file in lake order and counts the rest (exit code 3 from the CLI).
+    """
     from .cluster import dask_client
     from .config import ClusterConfig
-    from .lake import predict_file
+    from .lake import predict_file_or_error, raise_file_errors
 
     ref, model, _ = read_model(model_ref, storage_options)
     features = list(model["features"])
@@ -381,7 +391,7 @@ def run_predict(
 
         token = tokenize(ref, [f.identity() for f in lake.files], output, keep)[:16]
         tasks = [
-            delayed(predict_file, pure=True)(
+            delayed(predict_file_or_error, pure=True)(
                 f,
                 lake.protocol,
                 dict(lake.storage_options),
@@ -398,10 +408,14 @@ def run_predict(
         ]
         with _cluster_failures("while scoring"):
             results = client.compute(tasks, sync=True)
+    errors = [r["error"] for r in results if "error" in r]  # lake order
+    results = [r for r in results if "error" not in r]
     rows = int(sum(r["rows"] for r in results))
     nulls = int(sum(r["null_predictions"] for r in results))
     log(
         f"dreg: wrote {len(results)} file(s), {rows} row(s) to {output}"
         + (f" ({nulls} null predictions)" if nulls else "")
+        + (f"; {len(errors)} file(s) failed and have no output" if errors else "")
     )
+    raise_file_errors(errors[:_MAX_PREDICT_ERRORS], len(errors))
     return {"files": len(results), "rows": rows, "null_predictions": nulls, "model": f"{ref.name}/{ref.version}"}

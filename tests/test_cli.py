@@ -304,3 +304,29 @@ def test_demo(tmp_path: Path) -> None:
     assert "selected 5 of 20 features" in proc.stdout
     assert json.loads(model_path.read_text())["penalty"] == "lasso"
     assert_no_pickle(work)
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_predict_scores_the_good_files_and_names_the_bad_ones(fitted, tmp_path: Path) -> None:
+    """Two bad files among good ones: every good file is scored, exit 3 names the
+    first bad file (lake order) and counts the other, no worker traceback."""
+    _, registry, _ = fitted
+    rng = np.random.default_rng(8)
+    src = write_lake(tmp_path / "lake", rng, layout=LAYOUT[:3], extras=False)
+    first = src / "day=2026-11-01" / "part-8.parquet"
+    second = src / "day=2026-11-02" / "part-9.parquet"
+    write_table(first, make_table(rng, 60).drop_columns(["x_noise"]))
+    second.parent.mkdir(parents=True, exist_ok=True)
+    second.write_text("id,x_a,y\n1,2.0,3.0\n")  # not Parquet
+    out = tmp_path / "scores"
+    proc = run_cli("predict", "--model", f"{registry}/m", "--data", str(src), "--output", str(out))
+    err = proc.stderr
+    assert proc.returncode == 3, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("dreg: data error: ") and str(first) in last and "x_noise" in last
+    assert "and 1 more file(s) with errors" in last and str(second) in last
+    assert "Traceback" not in err and "Compute Failed" not in err, err
+    assert "wrote 3 file(s)" in proc.stdout and "2 file(s) failed and have no output" in proc.stdout
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == sorted(rel for rel, _, _ in LAYOUT[:3])
