@@ -88,15 +88,15 @@ def _problem(rng, n, p, collinear=False):
 
 
 def _spy_dtypes(monkeypatch, cdmod):
-    """Record the dtype of the Gram each call of the sweep kernel reads."""
+    """Record the dtype of the Gram the sweeps of each path read."""
     seen = []
-    kernel = cdmod._round_kernel
+    kernel = cdmod._path_kernel
 
-    def spy(Qs, *args):
+    def spy(Q, Qs, *args):
         seen.append(Qs.dtype)
-        return kernel(Qs, *args)
+        return kernel(Q, Qs, *args)
 
-    monkeypatch.setattr(cdmod, "_round_kernel", spy)
+    monkeypatch.setattr(cdmod, "_path_kernel", spy)
     return seen
 
 

@@ -44,9 +44,10 @@ of alphas:
    check, strong rule and polish uses the float64 gradient, so the copy can
    cost sweeps, never accuracy.
 
-The whole per-alpha iteration (sweeps, extrapolation, KKT checks) is one
-compiled function (numba; scikit-learn compiles its Gram CD with Cython and
-glmnet is Fortran), so a path costs a few Python calls per alpha.  Without
+The whole path (strong rule, predictor, sweeps, extrapolation, KKT checks,
+polish with LAPACK's Cholesky) is one compiled call (numba, ``nogil``;
+scikit-learn compiles its Gram CD with Cython and glmnet is Fortran): no
+Python between alphas, and fold paths on threads run in parallel.  Without
 numba, or with ``DREG_DISABLE_NUMBA=1``, the same code runs interpreted with
 numpy vector updates (slower, same iterations).
 
@@ -60,7 +61,7 @@ import os
 import numpy as np
 from numpy.typing import NDArray
 
-from ._common import PathSolution, polish
+from ._common import PathSolution
 
 FloatArray = NDArray[np.float64]
 
@@ -360,6 +361,216 @@ def _round_kernel(Q, c, b, work_mask, diag, denom, l1, l2, lo, hi, thresh, kkt_t
             return total, ok
 
 
+
+
+def _polish_kernel(Q, q, b, l1, l2, lower, upper):  # pragma: no cover - compiled
+    """:func:`dreg.solvers._common.polish` in compilable form: ``(x, ok)``.
+
+    The exact solution on the support and signs of ``b``: Cholesky of
+    ``Q_SS + diag(l2_S)`` on the free set ``S`` (non-zero, inside the box),
+    with the coefficients at a bound ``B`` moved to the right-hand side.
+    ``ok`` is False (and ``x`` is ``b``) when the system is not positive
+    definite or its solution leaves the sign pattern or the box.
+    """
+    p = b.shape[0]
+    free = np.empty(p, dtype=np.int64)
+    bound = np.empty(p, dtype=np.int64)
+    s = 0
+    nb = 0
+    for j in range(p):
+        if b[j] != 0.0:
+            if b[j] >= upper[j] or b[j] <= lower[j]:
+                bound[nb] = j
+                nb += 1
+            else:
+                free[s] = j
+                s += 1
+    if s == 0:
+        return b, False
+    A = np.empty((s, s))
+    rhs = np.empty(s)
+    for i in range(s):
+        j = free[i]
+        row = Q[j]
+        for k in range(s):
+            A[i, k] = row[free[k]]
+        A[i, i] += l2[j]
+        r = q[j] - (l1[j] if b[j] > 0.0 else -l1[j])
+        for k in range(nb):
+            r -= row[bound[k]] * b[bound[k]]
+        rhs[i] = r
+    # A = L L^T by LAPACK (numba's np.linalg), then the two triangular solves
+    # column-oriented: contiguous rows of L^T (forward) and of L (backward)
+    try:
+        L = np.linalg.cholesky(A)
+    except Exception:  # not positive definite
+        return b, False
+    U = np.ascontiguousarray(L.T)
+    for k in range(s):
+        xk = rhs[k] / L[k, k]
+        rhs[k] = xk
+        row = U[k]
+        for i in range(k + 1, s):
+            rhs[i] -= xk * row[i]
+    for k in range(s - 1, -1, -1):
+        xk = rhs[k] / L[k, k]
+        rhs[k] = xk
+        row = L[k]
+        for i in range(k):
+            rhs[i] -= xk * row[i]
+    for i in range(s):
+        j = free[i]
+        x = rhs[i]
+        if not np.isfinite(x) or (x > 0.0) != (b[j] > 0.0) or x == 0.0 or x > upper[j] or x < lower[j]:
+            return b, False
+    out = b.copy()
+    for i in range(s):
+        out[free[i]] = rhs[i]
+    return out, True
+
+
+def _try_polish(Q, q, b, c, v, best, l1, l2, lower, upper):  # pragma: no cover - compiled
+    """:func:`_polish_kernel` ``b``; kept (with its ``c``, ``v``) when it does not increase the KKT violation."""
+    cand, ok = _polish_kernel(Q, q, b, l1, l2, lower, upper)
+    if ok:
+        c_cand = np.empty_like(c)
+        _gradient(Q, q, cand, c_cand)  # O(s p) from the non-zero rows
+        v_cand = np.empty_like(v)
+        best_cand = _kkt_all(c_cand, cand, l1, l2, lower, upper, v_cand)
+        if best_cand <= best:
+            return cand, c_cand, v_cand, best_cand
+    return b, c, v, best
+
+
+def _predict(coefs, first, a_idx, log_alphas, b):  # pragma: no cover - compiled
+    """Extrapolate the path to ``alphas[a_idx]`` (in log alpha) from its last solutions.
+
+    The points are ``coefs[first:a_idx - 1]`` and ``b`` (the solution at
+    ``a_idx - 1``).  On a fixed support and sign pattern the path is smooth
+    in log alpha, so the Lagrange polynomial through the last points
+    (quadratic where the sign held over three alphas, linear over two)
+    starts the solver much closer to the next solution than ``b`` alone.
+    Coordinates that changed sign or left the support stay at ``b``; a
+    prediction never crosses zero.
+    """
+    npts = a_idx - first  # 2 or 3 points: coefs[first:a_idx-1] and b
+    target = log_alphas[a_idx]
+    out = b.copy()
+    sgn = np.sign(b)
+    left = sgn != 0.0
+    for mi in range(2 if npts > 2 else 1):
+        m = npts if mi == 0 else 2
+        same = left.copy()
+        for k in range(npts - m, npts - 1):
+            same &= np.sign(coefs[first + k]) == sgn
+        if not same.any():
+            continue
+        acc = np.zeros(b.shape[0])
+        for i in range(m):
+            w = 1.0
+            ti = log_alphas[first + npts - m + i]
+            for k in range(m):
+                if k != i:
+                    tk = log_alphas[first + npts - m + k]
+                    w *= (target - tk) / (ti - tk)
+            if i == m - 1:
+                acc += w * b
+            else:
+                acc += w * coefs[first + npts - m + i]
+        for j in range(b.shape[0]):
+            if same[j]:
+                out[j] = acc[j]
+        left &= ~same
+    for j in range(b.shape[0]):
+        if np.sign(out[j]) != sgn[j]:
+            out[j] = 0.0
+    return out
+
+
+def _path_kernel(
+    Q, Qs, q, alphas, l1_ratio, pf, lower, upper, b, thresh, target, exact_thresh, kkt_tol, max_iter,
+    coefs, n_iter, converged, kkt,
+):  # pragma: no cover - compiled
+    """The whole path, in place into ``coefs``, ``n_iter``, ``converged``, ``kkt`` (see :func:`cd_path`).
+
+    One compiled call per path: no Python (nor the GIL: numba ``nogil``)
+    between alphas, so fold paths on threads run in parallel at any size.
+    """
+    p = q.shape[0]
+    c = np.empty(p)
+    v = np.empty(p)
+    _gradient(Q, q, b, c)
+    diag = np.empty(p)
+    for j in range(p):
+        diag[j] = Q[j, j]
+    log_alphas = np.log(np.maximum(alphas, 1e-300))
+    ever = (b != 0.0) | (pf == 0.0)
+    alpha_prev = -1.0
+    for a_idx in range(alphas.shape[0]):
+        alpha = alphas[a_idx]
+        l1 = alpha * l1_ratio * pf
+        l2 = alpha * (1.0 - l1_ratio) * pf
+        denom = diag + l2
+        if a_idx == 0:
+            # first alpha: the basic strong rule against the maximal correlation
+            work_mask = (np.abs(c) >= l1_ratio * pf * alpha) | ever
+        else:
+            work_mask = (np.abs(c) >= l1_ratio * pf * (2.0 * alpha - alpha_prev)) | ever
+        if a_idx >= 2 and alphas[a_idx - 2] > alpha_prev and alpha_prev > alpha and alpha > 0.0:
+            first = max(a_idx - _PREDICT_POINTS, 0)
+            pred = _predict(coefs, first, a_idx, log_alphas, b)
+            pred = np.minimum(np.maximum(pred, lower), upper)
+            if np.any(pred != b):
+                b = pred
+                _gradient(Q, q, b, c)
+        sweeps = 0
+        ok = False
+        thr = thresh
+        exact = False  # the sweeps stop on the KKT target
+        polished = False
+        best = np.inf
+        # Solve to ``tol``, then, while the result is not exact to ``target``,
+        # sweep on with the KKT stop.  The exact polish is the fallback when
+        # those sweeps converge slowly (a budget of about one factorization).
+        for _round in range(_ROUNDS):
+            budget = max_iter - sweeps
+            capped = exact and not polished
+            if capped:
+                budget = min(budget, _exact_budget(int(np.count_nonzero(work_mask))))
+            n, ok = _round_kernel(
+                Qs, c, b, work_mask, diag, denom, l1, l2, lower, upper, thr, kkt_tol if exact else 0.0, max(budget, 1)
+            )
+            sweeps += n
+            _gradient(Q, q, b, c)  # float64, and drops the updates' rounding
+            best = _kkt_all(c, b, l1, l2, lower, upper, v)
+            s = np.count_nonzero(b)
+            cheap = s * s <= max(0.5 * sweeps, _POLISH_FIRST) * p
+            if best <= target or sweeps >= max_iter:
+                if exact and cheap:
+                    # optimal to the target; the exact solve on a small
+                    # support costs less than a few sweeps and removes the
+                    # last digits (ill-conditioned supports need them)
+                    b, c, v, best = _try_polish(Q, q, b, c, v, best, l1, l2, lower, upper)
+                break
+            if not polished and ((not exact and cheap) or (capped and not ok) or _round >= 2):
+                b, c, v, best = _try_polish(Q, q, b, c, v, best, l1, l2, lower, upper)
+                polished = True
+                if best <= target:
+                    break
+            if exact:
+                thr *= 1e-3
+            else:
+                thr = min(thr, exact_thresh)
+                exact = True
+            work_mask |= v > target
+        coefs[a_idx] = b
+        n_iter[a_idx] = max(sweeps, 1)  # the KKT check alone is one pass over the features
+        converged[a_idx] = ok or best <= target  # the polish may finish what the sweeps left
+        kkt[a_idx] = best
+        ever |= b != 0.0
+        alpha_prev = alpha
+
+
 _NUMBA = False
 if _NUMBA_HINT:
     try:
@@ -375,61 +586,17 @@ if _NUMBA_HINT:
         _kkt_all = _jit(_kkt_all)
         _gradient = _jit(_gradient)
         _round_kernel = _jit(_round_kernel)
+        _exact_budget = _jit(_exact_budget)
+        _polish_kernel = _jit(_polish_kernel)
+        _try_polish = _jit(_try_polish)
+        _predict = _jit(_predict)
+        _path_kernel = _jit(_path_kernel)
         _NUMBA = True
     except ImportError:  # pragma: no cover - numba is a dependency, but keep working without it
         pass
 if not _NUMBA:
     # interpreted: a numpy vector update instead of the scalar loop
     _axpy = _axpy_numpy
-
-
-def _try_polish(Q, q, b, c, v, best, l1, l2, lower, upper):
-    """:func:`polish` ``b``; keep it when it does not increase the KKT violation."""
-    cand = polish(Q, q, b, l1, l2, lower, upper)
-    if cand is not None:
-        c_cand = np.empty_like(c)
-        _gradient(Q, q, cand, c_cand)  # O(s p) from the non-zero rows
-        v_cand = np.empty_like(v)
-        best_cand = _kkt_all(c_cand, cand, l1, l2, lower, upper, v_cand)
-        if best_cand <= best:
-            return cand, c_cand, v_cand, float(best_cand)
-    return b, c, v, best
-
-
-def _predict(t: FloatArray, older: FloatArray, b: FloatArray) -> FloatArray:
-    """Extrapolate the path to ``t[-1]`` (log alpha) from its last solutions.
-
-    ``older`` holds the solutions at ``t[:-2]`` and ``b`` the one at ``t[-2]``.
-    On a fixed support and sign pattern the path is smooth in log alpha, so
-    the Lagrange polynomial through the last points (quadratic where the sign
-    held over three alphas, linear over two) starts the solver much closer to
-    the next solution than ``b`` alone.  Coordinates that changed sign or
-    left the support stay at ``b``; a prediction never crosses zero.
-    """
-    pts = [*older, b]
-    ts = [float(x) for x in t[:-1]]
-    target = float(t[-1])
-    out = b.copy()
-    sgn = np.sign(b)
-    left = sgn != 0
-    for m in (len(ts), 2) if len(ts) > 2 else (2,):
-        same = left.copy()
-        for older_pt in pts[-m:-1]:
-            same &= np.sign(older_pt) == sgn
-        if not same.any():
-            continue
-        tt = ts[-m:]
-        acc = np.zeros(int(same.sum()))
-        for i in range(m):
-            w = 1.0
-            for k in range(m):
-                if k != i:
-                    w *= (target - tt[k]) / (tt[i] - tt[k])
-            acc += w * pts[-m + i][same]
-        out[same] = acc
-        left &= ~same
-    out[np.sign(out) != sgn] = 0.0
-    return out
 
 
 def cd_path(
@@ -483,10 +650,7 @@ def cd_path(
     upper = np.ascontiguousarray(upper, dtype=np.float64)
     penalty_factor = np.asarray(penalty_factor, dtype=np.float64)
     b = np.zeros(p) if coef_init is None else np.clip(np.asarray(coef_init, dtype=np.float64), lower, upper)
-    c = np.empty(p)
-    v = np.empty(p)
-    _gradient(Q, q, b, c)
-    diag = np.ascontiguousarray(np.diag(Q))
+    diag = np.diag(Q)
     thresh = tol * max(yy, np.finfo(float).tiny)
     target = _exact_target(q, yy)
     # a settled sweep moves each coordinate by less than sqrt(thr / Q_jj); this
@@ -504,69 +668,9 @@ def cd_path(
     # iterations converge.  Every stopping decision uses the float64 gradient.
     # (The copy costs 4 p^2 bytes per path being solved.)
     Qs = _sweep_copy(Q) if p >= _FLOAT32_MIN_FEATURES and _FLOAT32 else Q
-    unpenalized = penalty_factor == 0
-    ever = (b != 0) | unpenalized
-    alpha_prev = None
-    for a_idx, alpha in enumerate(alphas):
-        l1 = alpha * l1_ratio * penalty_factor
-        l2 = alpha * (1.0 - l1_ratio) * penalty_factor
-        denom = diag + l2
-        if alpha_prev is None:
-            # first alpha: the basic strong rule against the maximal correlation
-            strong = np.abs(c) >= l1_ratio * penalty_factor * alpha
-        else:
-            strong = np.abs(c) >= l1_ratio * penalty_factor * (2.0 * alpha - alpha_prev)
-        work_mask = strong | ever
-        if a_idx >= 2 and alphas[a_idx - 2] > alpha_prev > alpha > 0:
-            first = max(a_idx - _PREDICT_POINTS, 0)
-            pred = _predict(np.log(alphas[first : a_idx + 1]), coefs[first : a_idx - 1], b)
-            np.clip(pred, lower, upper, out=pred)
-            if np.any(pred != b):
-                b = pred
-                _gradient(Q, q, b, c)
-        sweeps = 0
-        ok = False
-        thr = thresh
-        exact = False  # the sweeps stop on the KKT target
-        polished = False
-        # Solve to ``tol``, then, while the result is not exact to ``target``,
-        # sweep on with the KKT stop.  The exact polish is the fallback when
-        # those sweeps converge slowly (a budget of about one factorization).
-        for _round in range(_ROUNDS):
-            budget = max_iter - sweeps
-            capped = exact and not polished
-            if capped:
-                budget = min(budget, _exact_budget(int(np.count_nonzero(work_mask))))
-            n, ok = _round_kernel(
-                Qs, c, b, work_mask, diag, denom, l1, l2, lower, upper, thr, kkt_tol if exact else 0.0, max(budget, 1)
-            )
-            sweeps += n
-            _gradient(Q, q, b, c)  # float64, and drops the updates' rounding
-            best = _kkt_all(c, b, l1, l2, lower, upper, v)
-            s = int(np.count_nonzero(b))
-            cheap = s * s <= max(0.5 * sweeps, _POLISH_FIRST) * p
-            if best <= target or sweeps >= max_iter:
-                if exact and cheap:
-                    # optimal to the target; the exact solve on a small
-                    # support costs less than a few sweeps and removes the
-                    # last digits (ill-conditioned supports need them)
-                    b, c, v, best = _try_polish(Q, q, b, c, v, best, l1, l2, lower, upper)
-                break
-            if not polished and ((not exact and cheap) or (capped and not ok) or _round >= 2):
-                b, c, v, best = _try_polish(Q, q, b, c, v, best, l1, l2, lower, upper)
-                polished = True
-                if best <= target:
-                    break
-            if exact:
-                thr *= 1e-3
-            else:
-                thr = min(thr, exact_thresh)
-                exact = True
-            work_mask |= v > target
-        coefs[a_idx] = b
-        n_iter[a_idx] = max(sweeps, 1)  # the KKT check alone is one pass over the features
-        converged[a_idx] = ok or best <= target  # the polish may finish what the sweeps left
-        kkt[a_idx] = best
-        ever |= b != 0
-        alpha_prev = alpha
+    _path_kernel(
+        Q, Qs, q, np.ascontiguousarray(alphas, dtype=np.float64), float(l1_ratio),
+        np.ascontiguousarray(penalty_factor), lower, upper, b, float(thresh), float(target),
+        float(exact_thresh), float(kkt_tol), int(max_iter), coefs, n_iter, converged, kkt,
+    )
     return PathSolution(coefs, n_iter, converged, kkt)
