@@ -119,7 +119,7 @@ class ModelConfig(_Strict):
     random_state: Annotated[int, Field(ge=0)] = 0
     tol: Annotated[float, Field(gt=0)] = 1e-7
     max_iter: PositiveInt = 10_000
-    # coordinator threads for the fold paths (-1: every CPU; null: every CPU from 160 features on)
+    # coordinator threads for the fold paths (null or -1: every CPU)
     n_jobs: Annotated[int, Field(ge=-1)] | None = None
     penalty_factor: dict[str, Annotated[float, Field(ge=0)]] | None = None
     positive: bool = False

@@ -630,8 +630,8 @@ _CV_DOC = """
         Seed of the fold assignment.
     n_jobs : int or None, default None
         Threads of the coordinator solving the fold paths concurrently
-        (:func:`dreg.cv.cross_validate`): ``-1`` every CPU, ``None`` every CPU
-        from 160 features on and one thread below.  Results do not depend on it.
+        (:func:`dreg.cv.cross_validate`): ``None`` or ``-1`` every CPU
+        available to the process.  Results do not depend on it.
 
     Attributes
     ----------
