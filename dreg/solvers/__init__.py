@@ -4,9 +4,9 @@ They take a quadratic problem ``(Q, q)`` (see :mod:`dreg.problem`), never data.
 Pure numpy/scipy.
 """
 
-from ._common import PathSolution, kkt_violation, objective, polish
+from ._common import PathSolution, kkt_violation, objective
 from .admm import admm_path
-from .cd import cd_path
+from .cd import cd_path, polish
 from .ridge import ridge_path
 
 __all__ = [

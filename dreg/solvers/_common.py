@@ -1,4 +1,4 @@
-"""Pieces shared by the solvers: results, optimality (KKT) measure, exact polish.
+"""Pieces shared by the solvers: results and the optimality (KKT) measure.
 
 All solvers minimise, on a (reduced, standardized) Gram problem::
 
@@ -13,12 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
 
-__all__ = ["PathSolution", "kkt_violation", "objective", "polish", "soft_threshold"]
+__all__ = ["PathSolution", "kkt_violation", "objective", "soft_threshold"]
 
 
 @dataclass(frozen=True)
@@ -81,47 +80,3 @@ def kkt_violation(
     v[at_hi] = np.maximum(l1[at_hi] - g[at_hi], 0.0)
     v[at_lo] = np.maximum(g[at_lo] + l1[at_lo], 0.0)
     return v
-
-
-def polish(
-    Q: FloatArray,
-    q: FloatArray,
-    b: FloatArray,
-    l1: FloatArray,
-    l2: FloatArray,
-    lower: FloatArray,
-    upper: FloatArray,
-) -> FloatArray | None:
-    """Exact solution on the support and sign pattern of ``b``, if consistent.
-
-    Once an iterative solver has found which coefficients are zero, which sit at
-    a bound and the signs of the others, the optimum solves the linear system
-    ``(Q_SS + diag(l2_S)) b_S = q_S - Q_SB b_B - l1_S sign(b_S)`` on the free
-    set ``S`` (``B``: coefficients at a bound).  Solving it removes the last
-    digits of iterative error.  Returns ``None`` when the system is singular or
-    the solution leaves the sign pattern or the box (then the iterate stands).
-    """
-    nz = b != 0.0
-    at_bound = nz & ((b >= upper) | (b <= lower))
-    S = np.flatnonzero(nz & ~at_bound)
-    if S.size == 0:
-        return None
-    B = np.flatnonzero(at_bound)
-    sgn = np.sign(b[S])
-    A = Q[np.ix_(S, S)]
-    A.flat[:: S.size + 1] += l2[S]
-    rhs = q[S] - l1[S] * sgn
-    if B.size:
-        rhs = rhs - Q[np.ix_(S, B)] @ b[B]
-    try:
-        cho = scipy.linalg.cho_factor(A, lower=False, check_finite=False)
-        x = scipy.linalg.cho_solve(cho, rhs, check_finite=False)
-    except (np.linalg.LinAlgError, ValueError):
-        return None
-    if not np.all(np.isfinite(x)):
-        return None
-    if np.any(np.sign(x) != sgn) or np.any(x > upper[S]) or np.any(x < lower[S]):
-        return None
-    out = b.copy()
-    out[S] = x
-    return out

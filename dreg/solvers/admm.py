@@ -30,8 +30,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from ._common import PathSolution, kkt_violation, polish
-from .cd import _ROUNDS, _exact_target
+from ._common import PathSolution, kkt_violation
+from .cd import _ROUNDS, _exact_target, polish
 
 FloatArray = NDArray[np.float64]
 

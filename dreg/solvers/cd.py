@@ -51,7 +51,7 @@ Python between alphas, and fold paths on threads run in parallel.  Without
 numba, or with ``DREG_DISABLE_NUMBA=1``, the same code runs interpreted with
 numpy vector updates (slower, same iterations).
 
-Pure numpy/scipy.
+numpy, compiled by numba (interpreted without it); no scipy.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ from ._common import PathSolution
 
 FloatArray = NDArray[np.float64]
 
-__all__ = ["cd_path"]
+__all__ = ["cd_path", "polish"]
 
 # rounds of (solve, polish, tighten) per alpha
 _NUMBA_HINT = os.environ.get("DREG_DISABLE_NUMBA", "") not in ("1", "true", "yes")
@@ -597,6 +597,39 @@ if _NUMBA_HINT:
 if not _NUMBA:
     # interpreted: a numpy vector update instead of the scalar loop
     _axpy = _axpy_numpy
+
+
+def polish(
+    Q: FloatArray,
+    q: FloatArray,
+    b: FloatArray,
+    l1: FloatArray,
+    l2: FloatArray,
+    lower: FloatArray,
+    upper: FloatArray,
+) -> FloatArray | None:
+    """Exact solution on the support and sign pattern of ``b``, if consistent.
+
+    Once an iterative solver has found which coefficients are zero, which sit at
+    a bound and the signs of the others, the optimum solves the linear system
+    ``(Q_SS + diag(l2_S)) b_S = q_S - Q_SB b_B - l1_S sign(b_S)`` on the free
+    set ``S`` (``B``: coefficients at a bound).  Solving it removes the last
+    digits of iterative error.  Returns ``None`` when the system is not
+    positive definite or the solution leaves the sign pattern or the box (then
+    the iterate stands).  The compiled :func:`_polish_kernel`, shared with
+    :func:`cd_path`.
+    """
+    f64 = np.float64
+    x, ok = _polish_kernel(
+        np.ascontiguousarray(Q, dtype=f64),
+        np.ascontiguousarray(q, dtype=f64),
+        np.ascontiguousarray(b, dtype=f64),
+        np.ascontiguousarray(l1, dtype=f64),
+        np.ascontiguousarray(l2, dtype=f64),
+        np.ascontiguousarray(np.broadcast_to(lower, np.shape(b)), dtype=f64),
+        np.ascontiguousarray(np.broadcast_to(upper, np.shape(b)), dtype=f64),
+    )
+    return x if ok else None
 
 
 def cd_path(
