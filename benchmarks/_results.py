@@ -56,3 +56,15 @@ def write_section(key: str, title: str, body: str) -> None:
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     RESULTS.write_text(text)
+
+
+def quick_defaults(args, argv, **defaults) -> None:
+    """Set ``args.<name> = value`` for each default whose ``--<name>`` flag is not in ``argv``.
+
+    The ``--quick`` sizes of a script, without overriding what the command
+    line gave explicitly (``rows_per_file`` is the flag ``--rows-per-file``).
+    """
+    given = set(argv)
+    for name, value in defaults.items():
+        if "--" + name.replace("_", "-") not in given:
+            setattr(args, name, value)

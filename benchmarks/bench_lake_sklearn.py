@@ -54,7 +54,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import _lakes  # noqa: E402
 import bench_cv  # noqa: E402
-from _results import write_section  # noqa: E402
+from _results import quick_defaults, write_section  # noqa: E402
 from bench_cv import cv_gap, fmt, index_of, interleave, rel_diff, timed, verdict  # noqa: E402
 
 SECTION = "bench_lake_sklearn"
@@ -94,16 +94,15 @@ def parse_args(argv=None):
     ap.add_argument("--json", default=None, help="also write the headline figures to this JSON file")
     ap.add_argument("--section", default=SECTION)
     args = ap.parse_args(argv)
-    given = set(argv if argv is not None else sys.argv[1:])
     if args.quick:
-        if "--sizes" not in given:
-            args.sizes = [100_000, 200_000]
-        if "--rows-per-file" not in given:
-            args.rows_per_file = 25_000
-        if "--row-group" not in given:
-            args.row_group = 8_192
-        if "--reps" not in given:
-            args.reps = 1
+        quick_defaults(
+            args,
+            argv if argv is not None else sys.argv[1:],
+            sizes=[100_000, 200_000],
+            rows_per_file=25_000,
+            row_group=8_192,
+            reps=1,
+        )
     return args
 
 

@@ -45,7 +45,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import _lakes  # noqa: E402
-from _results import machine_facts, write_section  # noqa: E402
+from _results import machine_facts, quick_defaults, write_section  # noqa: E402
 
 SECTION = "bench_memory_n"
 TARGET = 1.3
@@ -158,16 +158,8 @@ def main(argv=None) -> int:
     ap.add_argument("--section", default=SECTION)
     argv = sys.argv[1:] if argv is None else argv
     args = ap.parse_args(argv)
-    given = set(argv)
     if args.quick:
-        if "--sizes" not in given:
-            args.sizes = [100_000, 800_000]
-        if "--rows-per-file" not in given:
-            args.rows_per_file = 25_000
-        if "--row-group" not in given:
-            args.row_group = 8_192
-        if "--reps" not in given:
-            args.reps = 1
+        quick_defaults(args, argv, sizes=[100_000, 800_000], rows_per_file=25_000, row_group=8_192, reps=1)
     command = "python benchmarks/bench_memory_n.py" + (" " + shlex.join(argv) if argv else "")
     spec = _lakes.LakeSpec(p=args.p, rows_per_file=args.rows_per_file, row_group=args.row_group)
     features = spec.features()

@@ -58,7 +58,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import _lakes  # noqa: E402
-from _results import machine_facts, write_section  # noqa: E402
+from _results import machine_facts, quick_defaults, write_section  # noqa: E402
 
 SECTION = "bench_scaling"
 FANIN = 8  # dreg._dask.TREE_FANIN
@@ -153,16 +153,8 @@ def main(argv=None) -> int:
     ap.add_argument("--section", default=SECTION)
     argv = sys.argv[1:] if argv is None else argv
     args = ap.parse_args(argv)
-    given = set(argv)
     if args.quick:
-        if "--n" not in given:
-            args.n = 200_000
-        if "--rows-per-file" not in given:
-            args.rows_per_file = 25_000
-        if "--row-group" not in given:
-            args.row_group = 8_192
-        if "--reps" not in given:
-            args.reps = 1
+        quick_defaults(args, argv, n=200_000, rows_per_file=25_000, row_group=8_192, reps=1)
     command = "python benchmarks/bench_scaling.py" + (" " + shlex.join(argv) if argv else "")
 
     from distributed import Client, LocalCluster, get_task_stream
