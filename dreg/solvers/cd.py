@@ -40,9 +40,10 @@ of alphas:
    speed), while ``b`` and ``c`` stay float64 and ``c`` is recomputed from the
    float64 ``Q`` after every round.  Between refreshes the copy's rounding
    adds ``~6e-8 |Q_j| |db_j|`` per update, and the steps shrink as the
-   iterations converge (mixed-precision iterative refinement); every KKT
-   check, strong rule and polish uses the float64 gradient, so the copy can
-   cost sweeps, never accuracy.
+   iterations converge (mixed-precision iterative refinement); the KKT
+   verdict on each alpha, the strong rule and the polish use the float64
+   gradient (only a round's own early stop reads the maintained one), so the
+   copy can cost sweeps, never accuracy.
 
 The whole path (strong rule, predictor, sweeps, extrapolation, KKT checks,
 polish with LAPACK's Cholesky) is one compiled call (numba, ``nogil``;
@@ -698,7 +699,9 @@ def cd_path(
     # from the float64 Q after every round, so the float32 rows only add
     # ``~6e-8 |Q_j| |db_j|`` per update between refreshes: mixed-precision
     # iterative refinement, whose steps (and so errors) shrink as the
-    # iterations converge.  Every stopping decision uses the float64 gradient.
+    # iterations converge.  The verdict on each alpha (KKT check after the
+    # refresh), the strong rule and the polish use the float64 gradient; within
+    # a round only the sweeps' own stop reads the maintained one.
     # (The copy costs 4 p^2 bytes per path being solved.)
     Qs = _sweep_copy(Q) if p >= _FLOAT32_MIN_FEATURES and _FLOAT32 else Q
     _path_kernel(
