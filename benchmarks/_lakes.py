@@ -150,7 +150,7 @@ def ensure_lake(data_dir: Path, spec: LakeSpec, n: int, log=print) -> Path:
 
 def lake_files(lake: Path) -> list[Path]:
     """The lake's files in dreg's order (``open_lake`` sorts full paths)."""
-    from dreg.lake import open_lake
+    from dreg.job.lake import open_lake
 
     return [Path(f.path) for f in open_lake(str(lake)).files]
 
@@ -158,7 +158,7 @@ def lake_files(lake: Path) -> list[Path]:
 def lake_folds(lake: Path, n_folds: int, random_state: int = 0) -> np.ndarray:
     """dreg's fold of every row of the lake, rows in dreg's file order.
 
-    ``dreg.lake`` draws the folds of a file's rows from the file's path relative
+    ``dreg.job.lake`` draws the folds of a file's rows from the file's path relative
     to the lake root and the row's position in the file
     (``file_fold_ids(f, start, stop, K, random_state)``, independent of how the
     file is split into row groups), so concatenating each whole file's labels in
@@ -166,7 +166,7 @@ def lake_folds(lake: Path, n_folds: int, random_state: int = 0) -> np.ndarray:
     """
     import pyarrow.parquet as pq
 
-    from dreg.lake import file_fold_ids, open_lake
+    from dreg.job.lake import file_fold_ids, open_lake
 
     out = []
     for f in open_lake(str(lake)).files:
@@ -211,7 +211,7 @@ def fit_config(lake: Path, features: list[str], registry: Path, name: str, model
     measured in ``bench_retrain.py``) and promotion checks are off (every run
     writes a new version, as a first fit does).
     """
-    from dreg.config import parse_config
+    from dreg.job.config import parse_config
 
     return parse_config(
         {

@@ -4,9 +4,9 @@ precomputed-Gram ``enet_path`` on the same folds and grid (issue 6).
 For each size ``p`` (default 500 and 2000) the script draws ``n = 4 p`` rows of
 ``make_data`` (AR(1) features, sparse truth, ``np.random.default_rng(0)``), and
 builds per-fold statistics once:
-``stats = dreg.stats.block_stats(X, y, None, dreg.fold_ids(0, n, K, 0))``.
+``stats = dreg.core.stats.block_stats(X, y, None, dreg.fold_ids(0, n, K, 0))``.
 
-* dreg (timed): ``dreg.cv.cross_validate(stats, l1_ratios=[0.2, 0.5, 0.9],
+* dreg (timed): ``dreg.core.cv.cross_validate(stats, l1_ratios=[0.2, 0.5, 0.9],
   alphas=100, penalty_factor=1, lower=-inf, upper=inf, standardize=False)``:
   everything the coordinator does after the data pass (leave-one-out merges,
   the K x 3 warm-started paths, held-out and training errors, selection).
@@ -17,7 +17,7 @@ builds per-fold statistics once:
   beforehand and *not* timed, nor are held-out errors computed: only the path
   solving is timed.  scikit-learn runs at its default ``tol=1e-4`` (dreg at its
   default ``tol=1e-7``).
-* Accuracy (not timed): fold 0, each l1_ratio, ``dreg.path.enet_path(
+* Accuracy (not timed): fold 0, each l1_ratio, ``dreg.core.path.enet_path(
   make_problem(train_stats_0, standardize=False), grid, r, ...)`` at dreg's
   default tol and at ``tol=1e-10`` against ``sklearn enet_path(...,
   tol=1e-10)``; the difference is ``max |b_dreg - b_sk| / max |b_sk|`` over the
@@ -64,10 +64,10 @@ def run_size(p: int, folds_k: int, n_alphas: int, reps: int, warmup: bool = True
     from sklearn.linear_model import enet_path as sk_enet_path
 
     import dreg
-    from dreg.cv import cross_validate
-    from dreg.path import alpha_grid, enet_path
-    from dreg.problem import make_problem
-    from dreg.stats import block_stats, collapse, leave_one_out
+    from dreg.core.cv import cross_validate
+    from dreg.core.path import alpha_grid, enet_path
+    from dreg.core.problem import make_problem
+    from dreg.core.stats import block_stats, collapse, leave_one_out
 
     n = 4 * p
     X, y, _ = make_data(n, p, 0)
@@ -226,7 +226,7 @@ def main() -> None:
         "Statistics from `n = 4p` rows of `make_data` (AR(1) 0.5, sparse truth, `default_rng(0)`), folds "
         "`dreg.fold_ids(0, n, K, 0)`; l1_ratios [0.2, 0.5, 0.9], dreg's automatic grid per l1_ratio "
         "(`alphas=` the count in the table, standardize=False), given to scikit-learn as `alphas=`. **dreg timed:** the whole "
-        "`dreg.cv.cross_validate` (leave-one-out merges, K x 3 warm-started paths, held-out and training MSE, "
+        "`dreg.core.cv.cross_validate` (leave-one-out merges, K x 3 warm-started paths, held-out and training MSE, "
         "selection), with its default threads (`n_jobs=None`: the fold paths on a thread pool, one per CPU) "
         "and with `n_jobs=1`. **scikit-learn timed:** only `enet_path(Xc, yc, l1_ratio=r, alphas=grid, "
         "precompute=Gram, Xy=Xy, max_iter=100000)` per fold and l1_ratio (single-threaded, as `ElasticNetCV`'s "

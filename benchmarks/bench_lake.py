@@ -15,7 +15,7 @@ other repetition, ``gc.collect()`` before each, 1-minute load average sampled):
   row group at a time, into a float64 array ``A = [X y]`` and accumulating
   ``A.T @ A``, then one task summing the files' matrices (the minimal Gram
   pass: what any from-statistics method must at least do);
-* ``dreg-fit``:   ``dreg.pipeline.run_fit`` end to end (listing, data pass,
+* ``dreg-fit``:   ``dreg.job.pipeline.run_fit`` end to end (listing, data pass,
   lasso CV path for 5 folds x 100 alphas, refit, report, registry write), on
   the same cluster (its start-up is not counted, as for the scans), with the
   statistics cache off so that every fit reads every file.
@@ -117,8 +117,8 @@ def bench_lake(lake: Path, cols: list[str], cluster, registry: Path, reps: int, 
     import dask.dataframe as dd
     from dask.delayed import delayed
 
-    from dreg.config import parse_config
-    from dreg.pipeline import run_fit
+    from dreg.job.config import parse_config
+    from dreg.job.pipeline import run_fit
 
     files = [str(f) for f in _lakes.lake_files(lake)]
     read_cols = [*cols, "y"]

@@ -11,7 +11,7 @@ the contenders are timed interleaved over ``--reps`` repetitions (order
 reversed every other repetition, ``gc.collect()`` before each, wall time by
 ``time.perf_counter``, 1-minute load average sampled before each):
 
-* **dreg**: ``dreg.pipeline.run_fit`` (what ``dreg fit`` runs: list the lake,
+* **dreg**: ``dreg.job.pipeline.run_fit`` (what ``dreg fit`` runs: list the lake,
   one ``dreg-read-stats`` task per file, the merge tree, the CV paths and the
   refit from the statistics, the HTML report and the registry version) with
   ``standardize: false`` on a LocalCluster of ``--workers`` x 1 thread started
@@ -166,7 +166,7 @@ def run_size(args, spec, features, n, cluster, tmp, psutil) -> dict:
     from sklearn.linear_model import ElasticNetCV, LassoCV, Ridge
     from sklearn.model_selection import GridSearchCV, PredefinedSplit
 
-    from dreg.pipeline import run_fit
+    from dreg.job.pipeline import run_fit
 
     K = args.cv
     t = time.perf_counter()

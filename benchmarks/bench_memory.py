@@ -3,7 +3,7 @@
 Writes Parquet lakes of ``--features`` float64 features + target.  Each fit
 (``--reps`` per lake) gets a fresh LocalCluster (``--workers`` x 1 thread,
 127.0.0.1) whose workers are warmed up by a fit on a tiny lake (imports,
-compiled kernels); then ``dreg.pipeline.run_fit`` (5 folds x 100 alphas,
+compiled kernels); then ``dreg.job.pipeline.run_fit`` (5 folds x 100 alphas,
 statistics cache off) runs while a thread samples the resident set size
 (``psutil``) of every worker process every 50 ms.  Reported: the largest
 increase of any worker's RSS over its value just before the fit, the largest
@@ -98,8 +98,8 @@ def measure(lake: Path, warm_lake: Path, p: int, workers: int, registry: Path) -
 
     from distributed import Client, LocalCluster
 
-    from dreg.config import parse_config
-    from dreg.pipeline import run_fit
+    from dreg.job.config import parse_config
+    from dreg.job.pipeline import run_fit
 
     def cfg(path: Path, name: str):
         return parse_config(

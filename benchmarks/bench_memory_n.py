@@ -4,7 +4,7 @@ For each lake size (default 1,000,000 and 8,000,000 rows x 100 float64
 features; the lakes of ``_lakes.py``: 250,000-row files, 64Ki-row row groups,
 so 4 and 32 files), the real command
 
-    python -m dreg.cli fit --config <cfg>      # = `dreg fit --config <cfg>`
+    python -m dreg.job.cli fit --config <cfg>      # = `dreg fit --config <cfg>`
 
 runs as a subprocess with an embedded LocalCluster (2 workers x 1 thread,
 processes, 127.0.0.1, no dashboard), lasso 5 folds x 100 alphas, statistics
@@ -114,7 +114,7 @@ def run_once(lake: Path, features: list[str], workers: int, tmp: Path, interval:
     }
     path = tmp / f"{tag}.yaml"
     path.write_text(json.dumps(cfg))  # JSON is YAML
-    cmd = [sys.executable, "-m", "dreg.cli", "fit", "--config", str(path)]
+    cmd = [sys.executable, "-m", "dreg.job.cli", "fit", "--config", str(path)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=HERE.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sampler = TreeSampler(proc.pid, interval)
@@ -197,7 +197,7 @@ def main(argv=None) -> int:
         "",
         f"Command: `{command}`",
         "",
-        f"Each run is the real command `python -m dreg.cli fit --config cfg.yaml` (= `dreg fit`) in a fresh process: "
+        f"Each run is the real command `python -m dreg.job.cli fit --config cfg.yaml` (= `dreg fit`) in a fresh process: "
         f"embedded LocalCluster of {args.workers} workers x 1 thread (processes, 127.0.0.1, no dashboard, "
         "memory_limit auto), lasso 5 folds x 100 alphas, statistics cache off, promotion off. `psutil` samples "
         f"every {args.interval * 1000:.0f} ms the RSS of the command's process (client, scheduler, coordinator) "

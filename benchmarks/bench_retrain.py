@@ -3,7 +3,7 @@
 Writes a hive-partitioned lake of ``--files`` Parquet files (``--rows`` rows
 each, ``--features`` float64 features + target; 30 x 100,000 x 50, about
 1.2 GB, by default), starts one LocalCluster (``--workers`` x 1 thread,
-127.0.0.1), and times ``dreg.pipeline.run_fit`` end to end on that same
+127.0.0.1), and times ``dreg.job.pipeline.run_fit`` end to end on that same
 cluster, interleaved over ``--reps`` repetitions:
 
 * ``full``:     a fit with ``cache: {enabled: false}``: every file is read;
@@ -84,8 +84,8 @@ def main() -> None:
         args.rows, args.features = 10_000, 20
     from distributed import Client, LocalCluster
 
-    from dreg.config import parse_config
-    from dreg.pipeline import run_fit
+    from dreg.job.config import parse_config
+    from dreg.job.pipeline import run_fit
 
     need = 8 * (args.files + args.reps) * args.rows * (args.features + 1)
     free = shutil.disk_usage(tempfile.gettempdir()).free

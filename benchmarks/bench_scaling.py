@@ -3,7 +3,7 @@
 One lake (default 4,000,000 rows x 100 float64 features, the ``_lakes.py``
 lake: 16 files of 250,000 rows, 64Ki-row row groups), one LocalCluster per
 worker count (``--workers 1 2``: processes, 1 thread each, 127.0.0.1), both
-started before the clock.  Each repetition runs ``dreg.pipeline.run_fit``
+started before the clock.  Each repetition runs ``dreg.job.pipeline.run_fit``
 (lasso, 5 folds x 100 alphas, statistics cache off) once on every cluster, in
 an order reversed every other repetition, with ``gc.collect()`` before each,
 while ``distributed.get_task_stream`` records every task of the fit.  From the
@@ -21,7 +21,7 @@ task stream (worker clocks; same host) and the wall clock around ``run_fit``:
 * **coordinator**: the root merge's end -> ``run_fit`` returns (the result
   to the client, the CV paths and refit from the statistics, the report, the
   registry write) = "wall time after the graph finishes"; timing wrappers
-  around ``LassoCV.fit_stats`` and ``dreg.report.render_report`` split it into
+  around ``LassoCV.fit_stats`` and ``dreg.job.report.render_report`` split it into
   CV + refit, HTML report and the rest.
 
 Time model, to extrapolate to bigger clusters and lakes (``w`` workers, ``F``
@@ -101,14 +101,14 @@ def phases(records: list[dict], t_start: float, t_end: float) -> dict:
 def instrument() -> dict[str, list[float]]:
     """Timing wrappers (no change of behaviour) around the coordinator's two big steps.
 
-    ``run_fit`` imports ``render_report`` from ``dreg.report`` and builds the
+    ``run_fit`` imports ``render_report`` from ``dreg.job.report`` and builds the
     estimator from ``dreg.estimators`` at call time, so wrapping the module
     attribute and ``LassoCV.fit_stats`` is seen by every later fit.
     """
     import functools
 
     import dreg.estimators
-    import dreg.report
+    import dreg.job.report
 
     timers: dict[str, list[float]] = {"cv": [], "report": []}
 
@@ -125,7 +125,7 @@ def instrument() -> dict[str, list[float]]:
 
         setattr(owner, name, timed)
 
-    wrap(dreg.report, "render_report", "report")
+    wrap(dreg.job.report, "render_report", "report")
     wrap(dreg.estimators.LassoCV, "fit_stats", "cv")
     return timers
 
@@ -159,7 +159,7 @@ def main(argv=None) -> int:
 
     from distributed import Client, LocalCluster, get_task_stream
 
-    from dreg.pipeline import run_fit
+    from dreg.job.pipeline import run_fit
 
     spec = _lakes.LakeSpec(p=args.p, rows_per_file=args.rows_per_file, row_group=args.row_group)
     lake = _lakes.ensure_lake(Path(args.data_dir), spec, args.n)

@@ -3,7 +3,7 @@
 For each problem size p, feature correlation rho and l1_ratio, build the
 standardized Gram problem of synthetic data (n = 20 p rows, 10% of the
 features carry signal), solve the glmnet path of 100 alphas with
-``dreg.solvers.cd_path`` and ``dreg.solvers.admm_path`` (``tol=1e-7``, each
+``dreg.core.solvers.cd_path`` and ``dreg.core.solvers.admm_path`` (``tol=1e-7``, each
 solution polished), and compare times and the largest coefficient
 difference.  scikit-learn's ``enet_path`` with the precomputed Gram is timed
 on the same problem for reference (default ``tol``; it stops on its duality
@@ -28,9 +28,9 @@ from _results import machine_facts, write_section  # noqa: E402
 
 
 def problem(p: int, rho: float, seed: int = 0):
-    from dreg.path import alpha_grid
-    from dreg.problem import make_problem
-    from dreg.stats import block_stats
+    from dreg.core.path import alpha_grid
+    from dreg.core.problem import make_problem
+    from dreg.core.stats import block_stats
 
     rng = np.random.default_rng(seed)
     n = 20 * p
@@ -66,7 +66,7 @@ def main() -> None:
     args = ap.parse_args()
     from sklearn.linear_model import enet_path as sk_enet_path
 
-    from dreg.solvers import admm_path, cd_path
+    from dreg.core.solvers import admm_path, cd_path
 
     sizes = (20, 100) if args.quick else (20, 100, 500)
     rows = [

@@ -1,6 +1,6 @@
 """dreg: lasso, ridge and elastic-net regression with one-pass cross-validation on Dask.
 
-Estimators are imported lazily, so ``import dreg.stats`` (or any of the pure
+Estimators are imported lazily, so ``import dreg.core.stats`` (or any of the pure
 numpy maths modules) never imports Dask or scikit-learn.
 """
 
@@ -18,14 +18,16 @@ _LAZY = {
     "LassoCV": "dreg.estimators",
     "Ridge": "dreg.estimators",
     "RidgeCV": "dreg.estimators",
-    "fold_ids": "dreg.folds",
+    "fold_ids": "dreg.core.folds",
+    "load_model": "dreg.job.registry",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .estimators import ElasticNet, ElasticNetCV, Lasso, LassoCV, Ridge, RidgeCV  # noqa: F401
-    from .folds import fold_ids  # noqa: F401
+    from dreg.core.folds import fold_ids  # noqa: F401
+    from dreg.estimators import ElasticNet, ElasticNetCV, Lasso, LassoCV, Ridge, RidgeCV  # noqa: F401
+    from dreg.job.registry import load_model  # noqa: F401
 
 
 def __getattr__(name: str):

@@ -25,10 +25,11 @@ import numpy as np
 from dask.base import tokenize
 from dask.delayed import Delayed, delayed
 
-from ._data import FoldSpec
-from .stats import SufficientStats, block_stats, merge
+from dreg._frames import numeric_frame_to_numpy, raise_for_non_numeric
+from dreg.core.folds import FoldSpec
+from dreg.core.stats import SufficientStats, block_stats, merge
 
-__all__ = ["dask_stats", "tree_merge", "TREE_FANIN"]
+__all__ = ["TREE_FANIN", "dask_stats", "stats_graph", "tree_merge"]
 
 # statistics merged per reduction task: 8 keeps the tree shallow and the task count
 # (files + files/7) low on lakes of thousands of files, while the merges stay O(K p^2)
@@ -73,53 +74,6 @@ def tree_merge(
     return level[0]
 
 
-def lake_graph(lake, spec, cache=None) -> Delayed:
-    """One ``dreg-read-stats`` task per lake file, merged by a ``dreg-merge`` tree.
-
-    The result is a :class:`dreg.lake.FilePart`: the statistics of every file
-    and the per-file account of rows read and dropped.  With a
-    :class:`dreg.cache.StatsCache`, each task first looks for the file's cached
-    statistics and only reads the file when they are missing (then caches
-    them).  Leaves are in the lake's file order whether cached or not, so the
-    merge tree, and hence the result, is the same bit for bit.
-    """
-    from .lake import merge_parts
-
-    token = tokenize(lake.url, [f.identity() for f in lake.files], spec, cache)[:16]
-    so = None if cache is None else cache.storage_options
-    leaves = [
-        delayed(_file_stats_or_error, pure=True)(
-            f,
-            spec,
-            lake.full_url(f),
-            None if cache is None else cache.entry(f),
-            so,
-            dask_key_name=f"dreg-read-stats-{token}-{i}",
-        )
-        for i, f in enumerate(lake.files)
-    ]
-    if not leaves:
-        raise ValueError("no files to read")
-    return tree_merge(leaves, token, func=merge_parts)
-
-
-def _file_stats_or_error(f, spec, url, entry, cache_storage_options):
-    """A lake file's statistics, or its :class:`dreg.lake.DataError` as a value.
-
-    A bad file is an expected outcome, not a crash: returned, the error skips
-    distributed's "Compute Failed" traceback on the worker's console and the
-    retries, and the merge tree carries it to the client, which raises it
-    (:meth:`dreg.lake.FilePart.raise_errors`) naming the file.
-    """
-    from .cache import cached_file_stats
-    from .lake import DataError, failed_part
-
-    try:
-        return cached_file_stats(f, spec, url, entry, cache_storage_options)
-    except DataError as exc:
-        return failed_part(len(spec.features), exc)
-
-
 def _frame_block_stats(
     part: object,
     offset: int,
@@ -129,9 +83,7 @@ def _frame_block_stats(
     fold_col: str | None,
     spec: FoldSpec,
 ) -> SufficientStats:
-    from ._data import _numeric_frame_to_numpy
-
-    X, _ = _numeric_frame_to_numpy(part[features])
+    X, _ = numeric_frame_to_numpy(part[features])
     y = part[y_col].to_numpy(dtype=np.float64, na_value=np.nan)
     w = None if w_col is None else part[w_col].to_numpy(dtype=np.float64, na_value=np.nan)
     n = X.shape[0]
@@ -168,20 +120,10 @@ def _offsets(parts: Sequence[Delayed], token: str) -> list[Delayed | int]:
 
 
 def _frame_leaves(X, y, sample_weight, folds, spec: FoldSpec, token: str) -> tuple[list[Delayed], list[str]]:
-    import pandas as pd
-
     features = [str(c) for c in X.columns]
     if len(set(features)) != len(features):
         raise ValueError("X has duplicate column names")
-    bad = [
-        f"{c!r} ({X[c].dtype})"
-        for c in X.columns
-        if not (pd.api.types.is_numeric_dtype(X[c].dtype) or pd.api.types.is_bool_dtype(X[c].dtype))
-    ]
-    if bad:
-        raise ValueError(
-            f"X has {len(bad)} non-numeric column(s): {', '.join(bad)}; encode them as numbers before fitting"
-        )
+    raise_for_non_numeric(X)
     frame = X.rename(columns={c: str(c) for c in X.columns}) if any(not isinstance(c, str) for c in X.columns) else X
     extra = {}
     y_col, w_col, fold_col = "__dreg_y__", None, None

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         worker_options=worker_options,
     ) as runner:
         # Only the client rank (SLURM_PROCID 1) gets here.
-        from dreg.cli import main as dreg_main
+        from dreg.job.cli import main as dreg_main
 
         if tls:
             # dask-jobqueue 0.9 opens the rpc it uses to stop the scheduler when the

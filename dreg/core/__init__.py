@@ -1,0 +1,13 @@
+"""The maths of dreg: pure numpy/scipy, no Dask, pandas, pyarrow, scikit-learn or matplotlib.
+
+Data flow: :mod:`~dreg.core.stats` (mergeable per-fold sufficient statistics,
+one pass) -> :mod:`~dreg.core.problem` (the standardized quadratic problem of a
+row set) -> :mod:`~dreg.core.solvers` (coordinate descent, ADMM, eigen-ridge:
+they take ``Q, q``, never data) -> :mod:`~dreg.core.path` (grids and whole
+paths) -> :mod:`~dreg.core.cv` (K-fold CV from the statistics alone).
+:mod:`~dreg.core.penalty` is the penalty value object they share and
+:mod:`~dreg.core.folds` the chunk-independent fold assignment.
+
+Enforced twice: ruff's banned-api rule (``dreg/core/ruff.toml``) and
+``tests/core/test_purity.py``.
+"""

@@ -1,0 +1,216 @@
+"""Input checking and the in-process statistics pass (numpy and pandas inputs).
+
+Dask inputs are handed to :mod:`dreg._dask`, which is imported only then, so
+that numpy users never import Dask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from dreg._frames import numeric_frame_to_numpy
+from dreg.core.folds import FoldSpec
+from dreg.core.stats import SufficientStats, block_stats, empty_stats, merge_all
+
+__all__ = ["FoldSpec", "compute_stats", "is_dask_collection", "raise_for_invalid", "to_numpy_X"]
+
+# rows per in-process block: ~64 MB of float64 features, enough for BLAS to
+# run at full speed while the per-block copies stay small
+_BLOCK_BYTES = 64 * 2**20
+
+
+def is_dask_collection(obj: object) -> bool:
+    """True for Dask arrays, DataFrames and Series (without importing Dask)."""
+    return obj is not None and hasattr(obj, "__dask_graph__") and hasattr(obj, "__dask_keys__")
+
+
+def _is_pandas(obj: object) -> bool:
+    return type(obj).__module__.split(".")[0] == "pandas"
+
+
+def to_numpy_X(X: ArrayLike) -> tuple[np.ndarray, list[str] | None]:
+    """A 2-d numeric numpy array and the column names (pandas only).
+
+    Uses scikit-learn's ``check_array`` for its standard messages (1-d input,
+    sparse, complex, empty); NaN/inf are not rejected here but counted by the
+    statistics pass, which names the columns.
+    """
+    from sklearn.utils.validation import check_array
+
+    if X is None:
+        raise ValueError("X is None; dreg needs a 2-d array-like of features")
+    if _is_pandas(X) and hasattr(X, "columns"):
+        arr, names = numeric_frame_to_numpy(X)
+    else:
+        names = None
+        arr = X
+    arr = np.asarray(arr) if not hasattr(arr, "tocsr") else arr
+    if getattr(arr, "ndim", 2) == 1:
+        raise ValueError(
+            f"X must be 2-dimensional (n_samples, n_features), got a 1-d array of shape {arr.shape}. "
+            "Reshape your data either using array.reshape(-1, 1) if your data has a single feature "
+            "or array.reshape(1, -1) if it contains a single sample."
+        )
+    if getattr(arr, "dtype", None) is not None and arr.dtype.kind == "b":
+        arr = arr.astype(np.float64)
+    try:
+        arr = check_array(
+            arr,
+            accept_sparse=False,
+            dtype="numeric" if getattr(arr, "dtype", None) is None or arr.dtype.kind not in "iuf" else None,
+            ensure_all_finite=False,
+            ensure_2d=True,
+            allow_nd=False,
+            input_name="X",
+        )
+    except TypeError as exc:
+        if "sparse" in str(exc).lower():
+            raise TypeError(f"dreg does not support sparse input: {exc}") from None
+        raise TypeError(f"X must be numeric: {exc}") from None
+    return arr, names
+
+
+def to_numpy_1d(v: ArrayLike, name: str, n: int | None = None) -> np.ndarray:
+    if v is None:
+        raise ValueError(f"this estimator requires {name} to be passed, but the target {name} is None")
+    if _is_pandas(v) and hasattr(v, "columns"):
+        if v.shape[1] != 1:
+            raise ValueError(f"{name} must be 1-dimensional, got a DataFrame with {v.shape[1]} columns")
+        v = v.iloc[:, 0]
+    if _is_pandas(v):
+        import pandas as pd
+
+        if not (pd.api.types.is_numeric_dtype(v.dtype) or pd.api.types.is_bool_dtype(v.dtype)):
+            raise ValueError(f"{name} must be numeric, got dtype {v.dtype}")
+        arr = v.to_numpy(dtype=np.float64, na_value=np.nan) if name != "folds" else v.to_numpy()
+    else:
+        arr = np.asarray(v)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        if name == "y":
+            import warnings
+
+            from sklearn.exceptions import DataConversionWarning
+
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change the shape of y "
+                "to (n_samples,), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=4,
+            )
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-dimensional, got shape {arr.shape}")
+    if name != "folds" and arr.dtype.kind not in "biuf":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}") from None
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"X has {n} rows but {name} has {arr.shape[0]}")
+    return arr
+
+
+def _check_folds(folds: np.ndarray) -> np.ndarray:
+    if folds.dtype.kind in "iu":
+        return folds.astype(np.int64)
+    if folds.dtype.kind == "f" and np.all(np.isfinite(folds)) and np.all(folds == np.round(folds)):
+        return folds.astype(np.int64)
+    raise ValueError(f"folds must hold integer fold labels, got dtype {folds.dtype}")
+
+
+def _map_blocks(fn, starts: list[int]) -> list[SufficientStats]:
+    """Blocks in parallel threads, one BLAS thread each, results in block order.
+
+    numpy releases the GIL in BLAS and large ufunc loops, so threads over
+    blocks use every core; a multi-threaded BLAS inside each Gram instead
+    collapses on a loaded machine (threads waiting for descheduled siblings:
+    10-20x slower Grams measured on a busy 2-core box).  Merging in block
+    order keeps the result independent of the thread count.
+    """
+    import os
+
+    n_threads = min(len(starts), os.cpu_count() or 1)
+    if n_threads <= 1:
+        return [fn(s) for s in starts]
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - comes with scikit-learn
+        return [fn(s) for s in starts]
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(n_threads) as pool:
+        return list(pool.map(fn, starts))
+
+
+def raise_for_invalid(stats: SufficientStats, feature_names: Sequence[str] | None) -> None:
+    """Raise a ``ValueError`` naming every column with NaN/inf and bad weights."""
+    problems = []
+    bad_cols = np.flatnonzero(stats.nonfinite_x)
+    if bad_cols.size:
+        total = int(stats.nonfinite_x.sum())
+        parts = []
+        for j in bad_cols[:20]:
+            label = f"column {feature_names[j]!r} (index {j})" if feature_names else f"column {j}"
+            parts.append(f"{label}: {int(stats.nonfinite_x[j])}")
+        more = f", and {bad_cols.size - 20} more columns" if bad_cols.size > 20 else ""
+        problems.append(
+            f"X contains {total} NaN or infinite value(s) in {bad_cols.size} column(s): " + "; ".join(parts) + more
+        )
+    if stats.nonfinite_y:
+        problems.append(f"y contains {stats.nonfinite_y} NaN or infinite value(s)")
+    if stats.nonfinite_w:
+        problems.append(f"sample_weight contains {stats.nonfinite_w} NaN or infinite value(s)")
+    if stats.negative_w:
+        problems.append(f"sample_weight contains {stats.negative_w} negative value(s); weights must be >= 0")
+    if problems:
+        raise ValueError("Invalid input: " + ". ".join(problems) + ".")
+
+
+def compute_stats(
+    X: object,
+    y: object,
+    sample_weight: object = None,
+    spec: FoldSpec | None = None,
+) -> tuple[SufficientStats, list[str] | None, int]:
+    """Per-fold statistics of the inputs in one pass.
+
+    Returns ``(stats, feature_names, n_samples)``.  Dask collections go through
+    :func:`dreg._dask.dask_stats` on the current Dask scheduler; numpy and
+    pandas inputs are processed here, block by block, in-process.
+    """
+    spec = spec or FoldSpec()
+    if any(is_dask_collection(v) for v in (X, y, sample_weight, spec.folds)):
+        from dreg._dask import dask_stats
+
+        stats, names = dask_stats(X, y, sample_weight, spec)
+        raise_for_invalid(stats, names)
+        return stats, names, int(stats.count.sum())
+    Xa, names = to_numpy_X(X)
+    n, p = Xa.shape
+    ya = to_numpy_1d(y, "y", n)
+    wa = None
+    if sample_weight is not None:
+        if np.ndim(np.asarray(sample_weight)) == 0:
+            wa = np.full(n, float(np.asarray(sample_weight)))
+        else:
+            wa = to_numpy_1d(sample_weight, "sample_weight", n).astype(np.float64)
+    fa = None
+    if spec.folds is not None:
+        fa = _check_folds(to_numpy_1d(spec.folds, "folds", n))
+    if n == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={Xa.shape}) while a minimum of 1 is required.")
+    step = max(1, _BLOCK_BYTES // max(1, 8 * p))
+    starts = list(range(0, n, step))
+
+    def one(start: int) -> SufficientStats:
+        stop = min(n, start + step)
+        labels = fa[start:stop] if fa is not None else spec.labels_for(start, stop)
+        return block_stats(Xa[start:stop], ya[start:stop], None if wa is None else wa[start:stop], labels)
+
+    parts = _map_blocks(one, starts)
+    stats = merge_all(parts) if parts else empty_stats(p)
+    raise_for_invalid(stats, names)
+    return stats, names, n

@@ -1,0 +1,194 @@
+"""Per-file statistics cache: a retrain reads only the files that changed.
+
+Statistics are additive, so the statistics of a lake are the merge of its
+files' statistics.  Each file's per-fold statistics are stored, after the
+first time they are computed, as one ``.npz`` file (plain arrays, loaded with
+``allow_pickle=False``; never pickle)::
+
+    CACHE/<stats key>/<file key>.npz
+
+``CACHE`` is ``cache.path`` of the configuration, by default
+``<registry>-stats-cache/<name>`` (:func:`default_cache_url`).
+
+* the **stats key** hashes everything that changes a file's statistics: the
+  feature list (in order), target, weight and fold columns, the fold scheme
+  (number of folds and ``random_state``), ``on_invalid_rows`` and the
+  statistics format version.  Standardization and the penalty do not enter:
+  they are applied on the coordinator, so one cache serves ridge, lasso and
+  elastic net alike;
+* the **file key** hashes the file's identity: path, size, and mtime or ETag,
+  and its path relative to the lake root (from which its rows' folds are drawn).
+  A changed file gets a new key and is recomputed; a deleted file's entry is
+  never read again and is pruned after the next successful fit.
+
+Folds are drawn from each file's path and row positions
+(:func:`dreg.job.lake.file_fold_ids`), so cached and fresh statistics agree when
+files are added.
+
+Size: one entry holds ``n_folds * n_features^2`` float64 numbers for the
+Gram matrices (plus smaller arrays): about ``8 * K * p^2`` bytes per file,
+e.g. 400 kB for 5 folds and 100 features, 40 MB for 1,000 features.  The
+cache grows with files x folds x features^2.  Entries of deleted or changed
+files are removed after each successful fit; entries for another feature set
+or fold scheme live in their own ``<stats key>`` folder and can be deleted
+whole (``rm -r CACHE/<key>``) when that configuration is retired; deleting
+the whole cache is always safe (the next fit rescans).
+
+Pure numpy/fsspec: no Dask import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import posixpath
+import uuid
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dreg.core.stats import SufficientStats
+from dreg.job.lake import FilePart, LakeFile, ReadSpec, read_file_stats
+
+__all__ = ["STATS_FORMAT_VERSION", "StatsCache", "cached_file_stats", "default_cache_url", "file_key", "stats_key"]
+
+STATS_FORMAT_VERSION = 1
+
+
+def default_cache_url(registry: str, name: str) -> str:
+    """``<registry>-stats-cache/<name>``: beside the registry, so the registry itself
+    only ever holds complete model versions.  (For a bucket-root registry such as
+    ``s3://bucket``: ``s3://bucket/_dreg_stats_cache/<name>``.)"""
+    reg = registry.rstrip("/")
+    scheme, sep, rest = reg.partition("://")
+    if sep and "/" not in rest:
+        return f"{reg}/_dreg_stats_cache/{name}"
+    return f"{reg}-stats-cache/{name}"
+
+
+def stats_key(spec: ReadSpec) -> str:
+    """Hash of everything that changes a file's statistics."""
+    payload = {
+        "format": STATS_FORMAT_VERSION,
+        "features": list(spec.features),
+        "target": spec.target,
+        "weight": spec.weight,
+        "fold_column": spec.fold_column,
+        "n_folds": spec.n_folds,
+        "random_state": spec.random_state if spec.fold_column is None else None,
+        "on_invalid_rows": spec.on_invalid_rows,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def file_key(f: LakeFile) -> str:
+    """Hash of a file's identity (path, size, mtime, ETag) and of its path relative to the
+    lake root, from which its rows' folds are drawn (the same file under another root has
+    other statistics)."""
+    ident = json.dumps([f.path, f.relpath, f.size, f.mtime, f.etag])
+    return hashlib.sha256(ident.encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class StatsCache:
+    """Where the cache lives (a folder or URL that the workers can reach)."""
+
+    url: str
+    storage_options: dict[str, Any]
+    key: str
+
+    @property
+    def folder(self) -> str:
+        return posixpath.join(self.url.rstrip("/"), self.key)
+
+    def entry(self, f: LakeFile) -> str:
+        return posixpath.join(self.folder, file_key(f) + ".npz")
+
+    def prune(self, keep: list[LakeFile]) -> int:
+        """Delete entries of files that are no longer in ``keep`` (the whole lake listing)."""
+        from fsspec.core import url_to_fs
+
+        fs, folder = url_to_fs(self.folder, **self.storage_options)
+        if not fs.exists(folder):
+            return 0
+        wanted = {file_key(f) + ".npz" for f in keep}
+        removed = 0
+        for p in fs.ls(folder, detail=False):
+            name = posixpath.basename(p.rstrip("/"))
+            if name.endswith(".npz") and name not in wanted:
+                fs.rm(p)
+                removed += 1
+        return removed
+
+
+def _save(part: FilePart, url: str, storage_options: dict[str, Any]) -> None:
+    from fsspec.core import url_to_fs
+
+    fs, path = url_to_fs(url, **storage_options)
+    arrays = part.stats.to_arrays()
+    arrays["files"] = np.array(json.dumps(list(part.files)))
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    data = buf.getvalue()
+    fs.makedirs(posixpath.dirname(path), exist_ok=True)
+    proto = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    if proto in ("file", "local"):
+        import os
+
+        tmp = posixpath.join(posixpath.dirname(path), f".tmp-{uuid.uuid4().hex[:8]}.npz")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)  # readers never see a half-written entry
+    else:
+        with fs.open(path, "wb") as fh:
+            fh.write(data)
+
+
+def _load(url: str, storage_options: dict[str, Any]) -> FilePart | None:
+    from fsspec.core import url_to_fs
+
+    fs, path = url_to_fs(url, **storage_options)
+    try:
+        with fs.open(path, "rb") as fh:
+            raw = fh.read()
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        files = tuple(json.loads(str(arrays.pop("files"))))
+        return FilePart(stats=SufficientStats.from_arrays(arrays), files=files)
+    # FileNotFoundError is an OSError, JSONDecodeError a ValueError; a truncated entry fails
+    # in zipfile (BadZipFile, EOFError), a bare .npy in the `with` (TypeError)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+        return None  # missing or unreadable: recompute
+
+
+def cached_file_stats(
+    f: LakeFile,
+    spec: ReadSpec,
+    url: str,
+    entry: str | None,
+    cache_storage_options: dict[str, Any] | None = None,
+) -> FilePart:
+    """A file's statistics from the cache, or read from the file and cached.
+
+    Runs on a worker; the returned account says which (``from_cache``).  A
+    cache that cannot be written does not fail the fit.
+    """
+    so = dict(cache_storage_options or {})
+    if entry is not None:
+        hit = _load(entry, so)
+        if hit is not None and hit.stats.n_features == len(spec.features):
+            files = tuple({**info, "from_cache": True} for info in hit.files)
+            return FilePart(stats=hit.stats, files=files)
+    part = read_file_stats(f, spec, url)
+    wrote = False
+    if entry is not None:
+        try:
+            _save(part, entry, so)
+            wrote = True
+        except OSError:
+            wrote = False
+    files = tuple({**info, "from_cache": False, "cached": wrote} for info in part.files)
+    return FilePart(stats=part.stats, files=files)

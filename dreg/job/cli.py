@@ -1,0 +1,244 @@
+"""The ``dreg`` command line: fit, predict, demo, show.
+
+Exit codes
+----------
+0  success
+1  unexpected failure (a bug, or the registry could not be written)
+2  usage or configuration error
+3  bad data (missing/non-numeric columns, invalid values, unreadable files)
+4  the Dask cluster is unreachable or was lost
+5  the new model was stored but not promoted to ``latest`` (worse than the champion)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_DATA = 3
+EXIT_CLUSTER = 4
+EXIT_REJECTED = 5
+
+_EPILOG = """exit codes: 0 success, 1 unexpected failure, 2 usage or configuration error,
+3 bad data, 4 Dask cluster unreachable or lost, 5 model stored but not promoted"""
+
+
+def _log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from dreg import __version__
+
+    p = argparse.ArgumentParser(
+        prog="dreg",
+        description="Lasso, ridge and elastic-net with one-pass cross-validation on Parquet lakes with Dask.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"dreg {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    f = sub.add_parser("fit", help="cross-validate and fit a model on a lake, write it to the registry", epilog=_EPILOG)
+    f.add_argument("--config", required=True, metavar="FILE", help="YAML configuration (see configs/)")
+    g = f.add_mutually_exclusive_group()
+    g.add_argument("--scheduler", metavar="ADDRESS", help="use an existing Dask scheduler (tcp:// or tls://)")
+    g.add_argument("--scheduler-file", metavar="FILE", help="use an existing Dask scheduler via its scheduler file")
+    f.add_argument("--performance-report", metavar="FILE", help="save Dask's HTML performance report of the run")
+
+    pr = sub.add_parser(
+        "predict", help="score a lake with a registry model, one output file per input file", epilog=_EPILOG
+    )
+    pr.add_argument("--model", required=True, metavar="REGISTRY/NAME[/VERSION]")
+    pr.add_argument("--data", required=True, metavar="LAKE", help="folder or URL of Parquet files")
+    pr.add_argument("--output", required=True, metavar="DIR", help="output folder or URL")
+    pr.add_argument("--keep", nargs="*", default=[], metavar="COLUMN", help="input columns to copy to the output")
+    pr.add_argument(
+        "--storage-options",
+        metavar="JSON",
+        default=None,
+        help="fsspec options for the model, data and output URLs, e.g. '{\"anon\": false}'",
+    )
+    g = pr.add_mutually_exclusive_group()
+    g.add_argument("--scheduler", metavar="ADDRESS")
+    g.add_argument("--scheduler-file", metavar="FILE")
+    pr.add_argument("--n-workers", type=int, default=2, help="workers of the embedded cluster (default 2)")
+
+    d = sub.add_parser("demo", help="fit a cross-validated lasso on a synthetic lake, end to end", epilog=_EPILOG)
+    d.add_argument(
+        "--workdir", default="dreg-demo", help="where the lake, registry and report go (default ./dreg-demo)"
+    )
+    d.add_argument("--n-workers", type=int, default=None, help="workers of the embedded cluster (default 2)")
+
+    h = sub.add_parser("history", help="list a model's versions: window, rows, alpha, CV error, status", epilog=_EPILOG)
+    h.add_argument("model", metavar="REGISTRY/NAME")
+    h.add_argument("--json", action="store_true", help="print the rows as JSON")
+
+    s = sub.add_parser("show", help="summarize a stored model", epilog=_EPILOG)
+    s.add_argument("model", metavar="REGISTRY/NAME[/VERSION]")
+    s.add_argument("--json", action="store_true", help="print metrics and model facts as JSON")
+    return p
+
+
+def _show(ref: str, as_json: bool) -> int:
+    from dreg.job.registry import read_model
+
+    r, model, metrics = read_model(ref)
+    coef = model["coef"]
+    feats = model["features"]
+    if as_json:
+        facts = {
+            k: model.get(k)
+            for k in (
+                "name",
+                "version",
+                "created",
+                "estimator",
+                "penalty",
+                "alpha",
+                "alpha_min",
+                "alpha_1se",
+                "l1_ratio",
+                "selection",
+                "intercept",
+                "rows",
+                "target",
+            )
+        }
+        facts["coef"] = dict(zip(feats, coef, strict=True))
+        facts["metrics"] = metrics
+        print(json.dumps(facts, indent=1))
+        return EXIT_OK
+    print(f"{r.name} version {r.version}  ({model.get('created', '?')})")
+    print(f"  estimator   {model['estimator']} ({model.get('penalty')}), target {model.get('target')!r}")
+    print(
+        f"  alpha       {model['alpha']:.6g} (selection={model.get('selection')}; "
+        f"min {model.get('alpha_min', float('nan')):.6g}, 1se {model.get('alpha_1se', float('nan')):.6g})"
+    )
+    print(f"  l1_ratio    {model.get('l1_ratio')}")
+    rows = model.get("rows", {})
+    data = model.get("data", {})
+    print(
+        f"  data        {data.get('path')}: {data.get('files')} file(s), {rows.get('used')} rows used, {rows.get('dropped', 0)} dropped"
+    )
+    if metrics:
+        print(
+            f"  CV MSE      {metrics['cv_mse']:.6g} ± {metrics['cv_mse_se']:.3g} (train {metrics['train_mse']:.6g}); CV R² {metrics.get('cv_r2')}"
+        )
+        print(f"  run         {metrics['seconds']:.1f}s, {metrics.get('files_scanned')} file(s) scanned")
+    nz = [(f, c) for f, c in zip(feats, coef, strict=True) if c != 0]
+    print(f"  intercept   {model['intercept']:.6g}")
+    print(f"  non-zero    {len(nz)} of {len(feats)} coefficients")
+    for f, c in sorted(nz, key=lambda t: -abs(t[1]))[:25]:
+        print(f"    {f:>24}  {c: .6g}")
+    if len(nz) > 25:
+        print(f"    ... and {len(nz) - 25} more")
+    return EXIT_OK
+
+
+def _history(ref: str, as_json: bool) -> int:
+    from dreg.job.errors import RegistryError
+    from dreg.job.registry import history, parse_ref
+
+    r = parse_ref(ref)
+    rows = history(r.registry, r.name)
+    if not rows:
+        raise RegistryError(f"no versions of {r.name!r} in {r.registry!r}")
+    if as_json:
+        print(json.dumps(rows, indent=1))
+        return EXIT_OK
+
+    def num(v, fmt):
+        return "-" if v is None else format(v, fmt)
+
+    print(
+        f"{'version':<23} {'status':<9} {'window':<28} {'rows':>10} {'alpha':>10} {'CV MSE':>11} {'champion':>11} {'scanned':>8} {'cached':>7}"
+    )
+    for row in rows:
+        status = row["status"] + ("*" if row["latest"] else "")
+        print(
+            f"{row['version']:<23} {status:<9} {row['window'][:28]:<28} {num(row['rows'], 'd'):>10} "
+            f"{num(row['alpha'], '.4g'):>10} {num(row['cv_mse'], '.5g'):>11} {num(row['champion_mse'], '.5g'):>11} "
+            f"{num(row['files_scanned'], 'd'):>8} {num(row['files_from_cache'], 'd'):>7}"
+        )
+    print("* = latest")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from dreg.job.config import load_config
+    from dreg.job.errors import ClusterError, ConfigError, DataError, PromotionRejected, RegistryError
+
+    try:
+        if args.command == "fit":
+            from dreg.job.pipeline import run_fit
+
+            cfg = load_config(args.config)
+            run_fit(
+                cfg,
+                scheduler=args.scheduler,
+                scheduler_file=args.scheduler_file,
+                performance_report=args.performance_report,
+                log=_log,
+            )
+            return EXIT_OK
+        if args.command == "predict":
+            from dreg.job.config import ClusterConfig
+            from dreg.job.pipeline import run_predict
+
+            try:
+                so = json.loads(args.storage_options) if args.storage_options else None
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"--storage-options is not valid JSON: {exc}") from None
+            if so is not None and not isinstance(so, dict):
+                raise ConfigError("--storage-options must be a JSON object")
+            run_predict(
+                args.model,
+                args.data,
+                args.output,
+                keep=args.keep,
+                storage_options=so,
+                cluster_cfg=ClusterConfig(n_workers=args.n_workers),
+                scheduler=args.scheduler,
+                scheduler_file=args.scheduler_file,
+                log=_log,
+            )
+            return EXIT_OK
+        if args.command == "demo":
+            from dreg.job.demo import run_demo
+
+            return run_demo(args.workdir, args.n_workers, log=_log)
+        if args.command == "show":
+            return _show(args.model, args.json)
+        if args.command == "history":
+            return _history(args.model, args.json)
+    except ConfigError as exc:
+        print(f"dreg: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DataError as exc:
+        print(f"dreg: data error: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    except ClusterError as exc:
+        print(f"dreg: cluster error: {exc}", file=sys.stderr)
+        return EXIT_CLUSTER
+    except RegistryError as exc:
+        print(f"dreg: registry error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except PromotionRejected as exc:
+        print(f"dreg: not promoted: {exc}", file=sys.stderr)
+        return EXIT_REJECTED
+    except KeyboardInterrupt:
+        print("dreg: interrupted", file=sys.stderr)
+        return 130
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

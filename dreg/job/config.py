@@ -1,0 +1,264 @@
+"""The batch job's configuration: YAML read with ``yaml.safe_load``, validated by pydantic.
+
+Unknown keys are rejected with their dotted name (``model.alpha_count``), so a
+typo never silently falls back to a default.  See ``configs/`` for commented
+examples.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from dreg.job.errors import ConfigError
+
+__all__ = ["Config", "ConfigError", "load_config", "parse_config"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_FILTER_RE = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(==|=|!=|<=|>=|<|>|not in|in)\s*(.+?)\s*$")
+FilterOp = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not in"]
+
+
+class Filter(_Strict):
+    """A partition filter ``column op value`` (value: a scalar, or a list for in/not in)."""
+
+    column: str
+    op: FilterOp
+    value: Any
+
+    @classmethod
+    def parse(cls, item: Any) -> Filter:
+        if isinstance(item, Filter):
+            return item
+        if isinstance(item, str):
+            m = _FILTER_RE.match(item)
+            if not m:
+                raise ValueError(f"cannot parse filter {item!r}; write e.g. 'day >= 2026-10-01'")
+            col, op, raw = m.groups()
+            op = "==" if op == "=" else op
+            value: Any = raw.strip().strip("'\"")
+            if op in ("in", "not in"):
+                body = raw.strip().strip("[]()")
+                value = [v.strip().strip("'\"") for v in body.split(",") if v.strip()]
+            return cls(column=col, op=op, value=value)
+        if isinstance(item, list | tuple) and len(item) == 3:
+            col, op, value = item
+            return cls(column=str(col), op="==" if op == "=" else op, value=value)
+        if isinstance(item, dict):
+            return cls(**item)
+        raise ValueError(f"a filter is 'column op value' or [column, op, value], got {item!r}")
+
+
+class Window(_Strict):
+    """Keep the files of the ``last`` largest values of a hive partition column."""
+
+    column: str
+    last: Annotated[int, Field(ge=1)]
+
+
+class DataConfig(_Strict):
+    path: str = Field(description="Folder or URL (file://, s3://) of the Parquet lake")
+    target: str
+    features: list[str] | None = None
+    weight: str | None = None
+    fold_column: str | None = None
+    filters: list[Filter] = Field(default_factory=list)
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+    on_invalid_rows: Literal["error", "drop"] = "error"
+    window: Window | None = None
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _parse_filters(cls, v: Any) -> Any:
+        if v is None:
+            return []
+        if not isinstance(v, list):
+            v = [v]
+        return [Filter.parse(item) for item in v]
+
+    @model_validator(mode="after")
+    def _distinct_columns(self) -> DataConfig:
+        special = [c for c in (self.target, self.weight, self.fold_column) if c]
+        if len(set(special)) != len(special):
+            raise ValueError("target, weight and fold_column must be different columns")
+        if self.features is not None:
+            if not self.features:
+                raise ValueError("features must not be empty (omit it to use every numeric column)")
+            dup = sorted({f for f in self.features if self.features.count(f) > 1})
+            if dup:
+                raise ValueError(f"features lists {dup} more than once")
+            clash = sorted(set(self.features) & set(special))
+            if clash:
+                raise ValueError(f"features must not include the target, weight or fold column: {clash}")
+        return self
+
+
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+class ModelConfig(_Strict):
+    penalty: Literal["ridge", "lasso", "elasticnet"] = "ridge"
+    l1_ratio: float | list[float] | None = None
+    alphas: PositiveInt | list[Annotated[float, Field(ge=0)]] = 100
+    eps: Annotated[float, Field(gt=0, lt=1)] | None = None
+    cv: Annotated[int, Field(ge=2)] = 5
+    selection: Literal["min", "1se"] = "min"
+    standardize: bool = True
+    fit_intercept: bool = True
+    solver: Literal["auto", "cd", "admm"] = "auto"
+    random_state: Annotated[int, Field(ge=0)] = 0
+    tol: Annotated[float, Field(gt=0)] = 1e-7
+    max_iter: PositiveInt = 10_000
+    # coordinator threads for the fold paths (null or -1: every CPU)
+    n_jobs: Annotated[int, Field(ge=-1)] | None = None
+    penalty_factor: dict[str, Annotated[float, Field(ge=0)]] | None = None
+    positive: bool = False
+    lower_bounds: float | dict[str, float] | None = None
+    upper_bounds: float | dict[str, float] | None = None
+
+    @model_validator(mode="after")
+    def _n_jobs_not_zero(self) -> ModelConfig:
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs must be a positive number of threads, -1 (every CPU) or null, not 0")
+        return self
+
+    @model_validator(mode="after")
+    def _l1_ratio_fits_penalty(self) -> ModelConfig:
+        if self.penalty != "elasticnet" and self.l1_ratio is not None:
+            raise ValueError(f"l1_ratio is only used with penalty: elasticnet (penalty is {self.penalty!r})")
+        ratios = self.l1_ratio if isinstance(self.l1_ratio, list) else [self.l1_ratio]
+        for r in ratios:
+            if r is not None and not 0.0 <= r <= 1.0:
+                raise ValueError(f"l1_ratio values must be in [0, 1], got {r}")
+        if isinstance(self.l1_ratio, list) and not self.l1_ratio:
+            raise ValueError("l1_ratio list must not be empty")
+        return self
+
+
+class TLSConfig(_Strict):
+    """Certificates for ``tls://`` clusters (PEM files): the CA that signed the
+    cluster's certificates, and this client's certificate and key."""
+
+    ca_file: str
+    cert: str
+    key: str
+
+
+class ClusterConfig(_Strict):
+    address: str | None = None
+    scheduler_file: str | None = None
+    n_workers: Annotated[int, Field(ge=1)] = 2
+    threads_per_worker: Annotated[int, Field(ge=1)] = 1
+    memory_limit: str | None = "auto"
+    dashboard_address: str | None = "127.0.0.1:8787"
+    connect_timeout: Annotated[float, Field(gt=0)] = 30.0
+    tls: TLSConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ClusterConfig:
+        if self.address and self.scheduler_file:
+            raise ValueError("give cluster.address or cluster.scheduler_file, not both")
+        if self.tls is not None and self.address and not self.address.startswith("tls://"):
+            raise ValueError(f"cluster.tls is set but cluster.address {self.address!r} is not a tls:// address")
+        return self
+
+
+class PromotionConfig(_Strict):
+    """Champion/challenger: a new version becomes ``latest`` only if its CV error is
+    at most ``(1 + tolerance)`` times the current latest model's error on the same
+    folds of the new data.
+
+    The champion was usually trained on most of those rows, so its error there
+    is optimistic by about ``2 p / n`` (relative; p features, n rows): negligible
+    for tall data, a few percent for small data sets, where ``tolerance``
+    should exceed it."""
+
+    enabled: bool = True
+    tolerance: Annotated[float, Field(ge=0)] = 0.01
+
+
+class OutputConfig(_Strict):
+    registry: str
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+    promotion: PromotionConfig = Field(default_factory=PromotionConfig)
+
+
+class CacheConfig(_Strict):
+    """Per-file statistics cache (see :mod:`dreg.job.cache`).
+
+    ``path`` defaults to ``<registry>-stats-cache/<name>``, beside the registry;
+    workers must be able to reach it (a shared folder or an object store), as
+    they read and write it.  ``enabled: false`` rescans every file.
+    """
+
+    enabled: bool = True
+    path: str | None = None
+    storage_options: dict[str, Any] | None = None
+
+
+class Config(_Strict):
+    data: DataConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    output: OutputConfig
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = []
+    seen = set()
+    for e in err.errors():
+        # keep the config keys; drop pydantic's union-member tags ("constrained-int", "list[...]")
+        parts = []
+        for p in e["loc"]:
+            if isinstance(p, int):
+                parts.append(f"[{p}]")
+            elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(p)) or not parts:
+                parts.append(str(p))
+            else:
+                break
+        loc = ".".join(parts).replace(".[", "[")
+        if (loc, e["type"]) in seen and e["type"] not in ("extra_forbidden", "missing"):
+            continue
+        seen.add((loc, e["type"]))
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  unknown key '{loc}'")
+        elif e["type"] == "missing":
+            lines.append(f"  missing required key '{loc}'")
+        else:
+            where = f"'{loc}'" if loc else "(top level)"
+            lines.append(f"  {where}: {e['msg']}")
+    return f"invalid configuration {source}:\n" + "\n".join(lines)
+
+
+def parse_config(data: Any, source: str = "") -> Config:
+    """Validate an already-loaded mapping."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"configuration {source} must be a mapping with data/model/cluster/output sections")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a YAML configuration file (``yaml.safe_load``)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {str(p)!r}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"configuration file {str(p)!r} is not valid YAML: {exc}") from None
+    return parse_config(data, f"in {str(p)!r}")

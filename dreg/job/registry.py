@@ -1,0 +1,272 @@
+"""The model registry: ``REGISTRY/NAME/VERSION/{model.json, metrics.json, report.html}``.
+
+``REGISTRY/NAME/latest`` holds the name of the newest version.  Writes are
+crash-safe:
+
+* on a local disk a version is written into ``REGISTRY/NAME/.tmp-...`` and
+  renamed into place (an atomic ``rename``), then ``latest`` is replaced
+  atomically (``os.replace`` of a temporary file) — a crash at any point
+  leaves either no new version or a complete one, and ``latest`` always names
+  a complete version;
+* on object stores (``s3://``), where there is no rename, ``model.json`` is
+  written last inside the version and ``latest`` after it; a version without
+  ``model.json`` is incomplete and ignored.
+
+Everything is JSON or HTML: no pickle.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import posixpath
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from dreg.job.errors import RegistryError
+
+__all__ = [
+    "history",
+    "ModelRef",
+    "RegistryError",
+    "list_versions",
+    "load_model",
+    "parse_ref",
+    "read_model",
+    "write_version",
+]
+
+_VERSION_RE = re.compile(r"^\d{8}T\d{6}\d{6}Z$")
+ORDER = ("report.html", "metrics.json", "model.json")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    registry: str
+    name: str
+    version: str | None = None
+
+
+def _fs(url: str, storage_options: dict[str, Any] | None = None):
+    from fsspec.core import url_to_fs
+
+    return url_to_fs(url, **(storage_options or {}))
+
+
+def _is_local(fs) -> bool:
+    proto = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return proto in ("file", "local")
+
+
+def new_version(now: _dt.datetime | None = None) -> str:
+    now = now or _dt.datetime.now(_dt.UTC)
+    return now.strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def write_version(
+    registry: str,
+    name: str,
+    files: dict[str, str],
+    *,
+    storage_options: dict[str, Any] | None = None,
+    version: str | None = None,
+    update_latest: bool = True,
+) -> str:
+    """Write a new version atomically and (by default) point ``latest`` at it."""
+    fs, root = _fs(registry, storage_options)
+    base = posixpath.join(root.rstrip("/"), name)
+    version = version or new_version()
+    target = posixpath.join(base, version)
+    ordered = sorted(files, key=lambda k: ORDER.index(k) if k in ORDER else -1)
+    try:
+        if _is_local(fs):
+            os.makedirs(base, exist_ok=True)
+            _remove_stale_temporaries(base)
+            tmp = posixpath.join(base, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
+            os.makedirs(tmp)
+            try:
+                for fname in ordered:
+                    _write_local(posixpath.join(tmp, fname), files[fname])
+                _fsync_dir(tmp)
+                if os.path.exists(target):
+                    raise RegistryError(f"version {version} of {name!r} already exists")
+                os.rename(tmp, target)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)  # a failed write leaves nothing behind
+                raise
+            _fsync_dir(base)
+            if update_latest:
+                _write_local(
+                    posixpath.join(base, f".latest-{uuid.uuid4().hex[:8]}"),
+                    version + "\n",
+                    replace_to=posixpath.join(base, "latest"),
+                )
+                _fsync_dir(base)
+        else:
+            if fs.exists(posixpath.join(target, "model.json")):
+                raise RegistryError(f"version {version} of {name!r} already exists")
+            for fname in ordered:  # model.json last: its presence marks a complete version
+                with fs.open(posixpath.join(target, fname), "w") as fh:
+                    fh.write(files[fname])
+            if update_latest:
+                with fs.open(posixpath.join(base, "latest"), "w") as fh:
+                    fh.write(version + "\n")
+    except OSError as exc:
+        raise RegistryError(f"cannot write to registry {registry!r}: {exc}") from None
+    return version
+
+
+# leftovers of a writer killed mid-write older than this are removed by the next writer
+_STALE_SECONDS = 3600.0
+
+
+def _remove_stale_temporaries(base: str) -> None:
+    """Delete ``.tmp-*`` folders and ``.latest-*`` files left by killed writers (older
+    than an hour, so a concurrent writer's files are never touched)."""
+    import time
+
+    now = time.time()
+    try:
+        entries = os.listdir(base)
+    except OSError:
+        return
+    for name in entries:
+        if not (name.startswith(".tmp-") or name.startswith(".latest-")):
+            continue
+        path = posixpath.join(base, name)
+        try:
+            if now - os.stat(path).st_mtime < _STALE_SECONDS:
+                continue
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def _write_local(path: str, text: str, replace_to: str | None = None) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    if replace_to is not None:
+        os.replace(path, replace_to)
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def parse_ref(ref: str) -> ModelRef:
+    """``REGISTRY/NAME`` or ``REGISTRY/NAME/VERSION`` (also ``.../model.json``)."""
+    ref = ref.rstrip("/")
+    if ref.endswith("/model.json"):
+        ref = ref[: -len("/model.json")]
+    head, last = posixpath.split(ref)
+    if _VERSION_RE.match(last):
+        registry, name = posixpath.split(head)
+        return ModelRef(registry, name, last)
+    if not head or not last:
+        raise RegistryError(f"model reference {ref!r} must be REGISTRY/NAME[/VERSION]")
+    return ModelRef(head, last, None)
+
+
+def list_versions(registry: str, name: str, storage_options: dict[str, Any] | None = None) -> list[str]:
+    """Complete versions (with a model.json), oldest first."""
+    fs, root = _fs(registry, storage_options)
+    base = posixpath.join(root.rstrip("/"), name)
+    if not fs.exists(base):
+        return []
+    out = []
+    for entry in fs.ls(base, detail=False):
+        v = posixpath.basename(entry.rstrip("/"))
+        if _VERSION_RE.match(v) and fs.exists(posixpath.join(base, v, "model.json")):
+            out.append(v)
+    return sorted(out)
+
+
+def latest_version(registry: str, name: str, storage_options: dict[str, Any] | None = None) -> str | None:
+    fs, root = _fs(registry, storage_options)
+    p = posixpath.join(root.rstrip("/"), name, "latest")
+    if not fs.exists(p):
+        return None
+    with fs.open(p, "r") as fh:
+        v = fh.read().strip()
+    return v or None
+
+
+def read_model(
+    ref: str | ModelRef, storage_options: dict[str, Any] | None = None
+) -> tuple[ModelRef, dict, dict | None]:
+    """``(resolved ref, model.json, metrics.json or None)``."""
+    r = parse_ref(ref) if isinstance(ref, str) else ref
+    version = r.version or latest_version(r.registry, r.name, storage_options)
+    if version is None:
+        raise RegistryError(f"no model {r.name!r} in registry {r.registry!r} (no 'latest')")
+    fs, root = _fs(r.registry, storage_options)
+    vdir = posixpath.join(root.rstrip("/"), r.name, version)
+    try:
+        with fs.open(posixpath.join(vdir, "model.json"), "r") as fh:
+            model = json.load(fh)
+    except FileNotFoundError:
+        raise RegistryError(f"version {version} of {r.name!r} not found in {r.registry!r}") from None
+    except json.JSONDecodeError as exc:
+        raise RegistryError(f"{vdir}/model.json is not valid JSON: {exc}") from None
+    metrics = None
+    mpath = posixpath.join(vdir, "metrics.json")
+    if fs.exists(mpath):
+        with fs.open(mpath, "r") as fh:
+            metrics = json.load(fh)
+    return ModelRef(r.registry, r.name, version), model, metrics
+
+
+def history(registry: str, name: str, storage_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One row per complete version, oldest first: window, rows, alpha, CV error, status."""
+    latest = latest_version(registry, name, storage_options)
+    rows = []
+    for v in list_versions(registry, name, storage_options):
+        _, model, metrics = read_model(ModelRef(registry, name, v), storage_options)
+        metrics = metrics or {}
+        promo = metrics.get("promotion") or {}
+        window = (model.get("data") or {}).get("window") or {}
+        values = window.get("values") or []
+        rows.append(
+            {
+                "version": v,
+                "created": model.get("created"),
+                "window": f"{window.get('column')}={values[0]}..{values[-1]}" if values else "all",
+                "files": (model.get("data") or {}).get("files"),
+                "rows": (model.get("rows") or {}).get("used"),
+                "alpha": model.get("alpha"),
+                "l1_ratio": model.get("l1_ratio"),
+                "cv_mse": metrics.get("cv_mse"),
+                "champion_mse": promo.get("champion_mse"),
+                "status": promo.get("status", "promoted"),
+                "files_scanned": metrics.get("files_scanned"),
+                "files_from_cache": metrics.get("files_from_cache"),
+                "latest": v == latest,
+            }
+        )
+    return rows
+
+
+def load_model(ref: str, storage_options: dict[str, Any] | None = None):
+    """A fitted estimator rebuilt from ``REGISTRY/NAME[/VERSION]`` (JSON only)."""
+    from dreg.estimators.serialize import estimator_from_dict
+
+    _, model, _ = read_model(ref, storage_options)
+    return estimator_from_dict(model)
