@@ -589,6 +589,7 @@ class _CV(_Base):
         self.alpha_ = cv.alpha_min
         self.alpha_1se_ = cv.alpha_1se
         self.chosen_alpha_ = float(cv.alphas[li, chosen])
+        self.chosen_alpha_index_ = int(chosen)
         self.l1_ratio_ = cv.l1_ratio
         self.alphas_ = squeeze(cv.alphas)
         self.mse_path_ = squeeze(cv.mse_path)
@@ -641,6 +642,9 @@ _CV_DOC = """
         Largest alpha within one standard error of that minimum.
     chosen_alpha_ : float
         The alpha of ``coef_`` (``alpha_`` or ``alpha_1se_`` per ``selection``).
+    chosen_alpha_index_ : int
+        Its index in ``alphas_`` (of the selected l1_ratio): ``coef_`` is
+        ``coef_path_[chosen_alpha_index_]``.
     l1_ratio_ : float
     alphas_ : ndarray of shape (n_alphas,){alphas_shape}
     mse_path_ : ndarray of shape (n_alphas, n_folds){mse_shape}

@@ -129,6 +129,7 @@ def estimator_from_dict(d: dict[str, Any]) -> Any:
         est.alpha_ = float(d["alpha_min"])
         est.alpha_1se_ = float(d["alpha_1se"])
         est.chosen_alpha_ = float(d["alpha"])
+        est.chosen_alpha_index_ = cv.best_alpha_index if est.selection == "min" else cv.alpha_1se_index
         est.l1_ratio_ = float(d["l1_ratio"])
         est.alphas_ = squeeze(cv.alphas)
         est.mse_path_ = squeeze(cv.mse_path)

@@ -172,7 +172,7 @@ def run_fit(
     """Fit the configured model on the lake and write a registry version."""
     import distributed
 
-    from dreg._dask import lake_graph
+    from dreg.job.scan import lake_graph
     from dreg.estimators.serialize import estimator_to_dict, jsonable
     from dreg.job.cluster import compute_with_progress, dask_client
 
@@ -278,7 +278,7 @@ def run_fit(
         },
     )
     li = est.cv_result_.best_l1_index
-    chosen = int(np.flatnonzero(est.cv_result_.alphas[li] == est.chosen_alpha_)[0])
+    chosen = est.chosen_alpha_index_
     mean = est.cv_result_.mse_mean[li]
     se = est.cv_result_.mse_se[li]
     train = est.cv_result_.train_mse_path[li].mean(axis=-1)
