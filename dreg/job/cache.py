@@ -43,7 +43,6 @@ import hashlib
 import io
 import json
 import posixpath
-import uuid
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +51,7 @@ import numpy as np
 
 from dreg.core.stats import SufficientStats
 from dreg.job.lake import FilePart, LakeFile, ReadSpec, read_file_stats
+from dreg.job.storage import atomic_write, url_to_fs
 
 __all__ = ["STATS_FORMAT_VERSION", "StatsCache", "cached_file_stats", "default_cache_url", "file_key", "stats_key"]
 
@@ -109,9 +109,7 @@ class StatsCache:
 
     def prune(self, keep: list[LakeFile]) -> int:
         """Delete entries of files that are no longer in ``keep`` (the whole lake listing)."""
-        from fsspec.core import url_to_fs
-
-        fs, folder = url_to_fs(self.folder, **self.storage_options)
+        fs, folder = url_to_fs(self.folder, self.storage_options)
         if not fs.exists(folder):
             return 0
         wanted = {file_key(f) + ".npz" for f in keep}
@@ -125,32 +123,17 @@ class StatsCache:
 
 
 def _save(part: FilePart, url: str, storage_options: dict[str, Any]) -> None:
-    from fsspec.core import url_to_fs
-
-    fs, path = url_to_fs(url, **storage_options)
+    fs, path = url_to_fs(url, storage_options)
     arrays = part.stats.to_arrays()
     arrays["files"] = np.array(json.dumps(list(part.files)))
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    data = buf.getvalue()
     fs.makedirs(posixpath.dirname(path), exist_ok=True)
-    proto = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    if proto in ("file", "local"):
-        import os
-
-        tmp = posixpath.join(posixpath.dirname(path), f".tmp-{uuid.uuid4().hex[:8]}.npz")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)  # readers never see a half-written entry
-    else:
-        with fs.open(path, "wb") as fh:
-            fh.write(data)
+    atomic_write(fs, path, buf.getvalue())  # readers never see a half-written entry
 
 
 def _load(url: str, storage_options: dict[str, Any]) -> FilePart | None:
-    from fsspec.core import url_to_fs
-
-    fs, path = url_to_fs(url, **storage_options)
+    fs, path = url_to_fs(url, storage_options)
     try:
         with fs.open(path, "rb") as fh:
             raw = fh.read()

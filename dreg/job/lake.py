@@ -572,10 +572,9 @@ def predict_file(
     The output file is written under a temporary name and renamed into place
     on local disks, so a crash never leaves a truncated Parquet file.
     """
-    import uuid
-
     import fsspec
-    from fsspec.core import url_to_fs
+
+    from dreg.job.storage import atomic_write, url_to_fs
 
     fs = fsspec.filesystem(protocol, **storage_options)
     pf = _open(fs, f, url)
@@ -619,20 +618,11 @@ def predict_file(
     for c in keep_part:
         columns[c] = pa.array([part[c]] * rows, type=pa.string())
     table = pa.table(columns)
-    out_fs, out_root = url_to_fs(output, **(output_storage_options or {}))
+    out_fs, out_root = url_to_fs(output, output_storage_options)
     rel = f.relpath if f.relpath.endswith(".parquet") else f.relpath + ".parquet"
     target = posixpath.join(out_root.rstrip("/"), rel)
     out_fs.makedirs(posixpath.dirname(target), exist_ok=True)
-    proto = out_fs.protocol if isinstance(out_fs.protocol, str) else out_fs.protocol[0]
-    if proto in ("file", "local"):
-        tmp = posixpath.join(posixpath.dirname(target), f".tmp-{uuid.uuid4().hex[:8]}-{posixpath.basename(target)}")
-        pq.write_table(table, tmp)
-        import os
-
-        os.replace(tmp, target)
-    else:
-        with out_fs.open(target, "wb") as fh:
-            pq.write_table(table, fh)
+    atomic_write(out_fs, target, lambda fh: pq.write_table(table, fh))
     return {"path": url, "output": target, "rows": rows, "null_predictions": int(mask.sum())}
 
 

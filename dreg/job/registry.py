@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dreg.job.errors import RegistryError
+from dreg.job.storage import atomic_write, fsync_dir, is_local, url_to_fs, write_local
 
 __all__ = [
     "history",
@@ -51,17 +52,6 @@ class ModelRef:
     version: str | None = None
 
 
-def _fs(url: str, storage_options: dict[str, Any] | None = None):
-    from fsspec.core import url_to_fs
-
-    return url_to_fs(url, **(storage_options or {}))
-
-
-def _is_local(fs) -> bool:
-    proto = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return proto in ("file", "local")
-
-
 def new_version(now: _dt.datetime | None = None) -> str:
     now = now or _dt.datetime.now(_dt.UTC)
     return now.strftime("%Y%m%dT%H%M%S%fZ")
@@ -77,44 +67,37 @@ def write_version(
     update_latest: bool = True,
 ) -> str:
     """Write a new version atomically and (by default) point ``latest`` at it."""
-    fs, root = _fs(registry, storage_options)
+    fs, root = url_to_fs(registry, storage_options)
     base = posixpath.join(root.rstrip("/"), name)
     version = version or new_version()
     target = posixpath.join(base, version)
     ordered = sorted(files, key=lambda k: ORDER.index(k) if k in ORDER else -1)
     try:
-        if _is_local(fs):
+        if is_local(fs):
             os.makedirs(base, exist_ok=True)
             _remove_stale_temporaries(base)
             tmp = posixpath.join(base, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
             os.makedirs(tmp)
             try:
                 for fname in ordered:
-                    _write_local(posixpath.join(tmp, fname), files[fname])
-                _fsync_dir(tmp)
+                    write_local(posixpath.join(tmp, fname), files[fname], fsync=True)
+                fsync_dir(tmp)
                 if os.path.exists(target):
                     raise RegistryError(f"version {version} of {name!r} already exists")
                 os.rename(tmp, target)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)  # a failed write leaves nothing behind
                 raise
-            _fsync_dir(base)
-            if update_latest:
-                _write_local(
-                    posixpath.join(base, f".latest-{uuid.uuid4().hex[:8]}"),
-                    version + "\n",
-                    replace_to=posixpath.join(base, "latest"),
-                )
-                _fsync_dir(base)
+            fsync_dir(base)
         else:
             if fs.exists(posixpath.join(target, "model.json")):
                 raise RegistryError(f"version {version} of {name!r} already exists")
             for fname in ordered:  # model.json last: its presence marks a complete version
-                with fs.open(posixpath.join(target, fname), "w") as fh:
-                    fh.write(files[fname])
-            if update_latest:
-                with fs.open(posixpath.join(base, "latest"), "w") as fh:
-                    fh.write(version + "\n")
+                atomic_write(fs, posixpath.join(target, fname), files[fname])
+        if update_latest:
+            atomic_write(fs, posixpath.join(base, "latest"), version + "\n", fsync=True, prefix=".latest-")
+            if is_local(fs):
+                fsync_dir(base)
     except OSError as exc:
         raise RegistryError(f"cannot write to registry {registry!r}: {exc}") from None
     return version
@@ -149,28 +132,6 @@ def _remove_stale_temporaries(base: str) -> None:
             pass
 
 
-def _write_local(path: str, text: str, replace_to: str | None = None) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    if replace_to is not None:
-        os.replace(path, replace_to)
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def parse_ref(ref: str) -> ModelRef:
     """``REGISTRY/NAME`` or ``REGISTRY/NAME/VERSION`` (also ``.../model.json``)."""
     ref = ref.rstrip("/")
@@ -187,7 +148,7 @@ def parse_ref(ref: str) -> ModelRef:
 
 def list_versions(registry: str, name: str, storage_options: dict[str, Any] | None = None) -> list[str]:
     """Complete versions (with a model.json), oldest first."""
-    fs, root = _fs(registry, storage_options)
+    fs, root = url_to_fs(registry, storage_options)
     base = posixpath.join(root.rstrip("/"), name)
     if not fs.exists(base):
         return []
@@ -200,7 +161,7 @@ def list_versions(registry: str, name: str, storage_options: dict[str, Any] | No
 
 
 def latest_version(registry: str, name: str, storage_options: dict[str, Any] | None = None) -> str | None:
-    fs, root = _fs(registry, storage_options)
+    fs, root = url_to_fs(registry, storage_options)
     p = posixpath.join(root.rstrip("/"), name, "latest")
     if not fs.exists(p):
         return None
@@ -217,7 +178,7 @@ def read_model(
     version = r.version or latest_version(r.registry, r.name, storage_options)
     if version is None:
         raise RegistryError(f"no model {r.name!r} in registry {r.registry!r} (no 'latest')")
-    fs, root = _fs(r.registry, storage_options)
+    fs, root = url_to_fs(r.registry, storage_options)
     vdir = posixpath.join(root.rstrip("/"), r.name, version)
     try:
         with fs.open(posixpath.join(vdir, "model.json"), "r") as fh:
