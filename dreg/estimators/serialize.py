@@ -1,5 +1,13 @@
 """Fitted estimators to and from plain JSON (never pickle).
 
+This is the estimator-state half of a registry's ``model.json``
+(:class:`dreg.job.record.ModelRecord` embeds it); it has no batch-job keys,
+so a model can be saved and loaded without the job.
+
+Format versions: 1 is the original; 2 adds ``chosen_alpha_index`` (CV
+estimators), the index of ``alpha`` in the chosen l1_ratio's alpha grid.
+Reading accepts both: for version 1 the index follows from ``selection``.
+
 Python's ``json`` writes floats with ``repr``, which round-trips float64
 exactly, so a model loaded back predicts bit-for-bit what the fitted one did.
 """
@@ -16,7 +24,7 @@ from dreg.core.cv import CVResult
 __all__ = ["FORMAT", "FORMAT_VERSION", "estimator_from_dict", "estimator_to_dict", "jsonable"]
 
 FORMAT = "dreg-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PENALTY = {
     "LassoCV": "lasso",
     "RidgeCV": "ridge",
@@ -64,6 +72,7 @@ def estimator_to_dict(est: Any) -> dict[str, Any]:
             alpha=float(est.chosen_alpha_),
             alpha_min=float(est.alpha_),
             alpha_1se=float(est.alpha_1se_),
+            chosen_alpha_index=int(est.chosen_alpha_index_),
             l1_ratio=float(est.l1_ratio_),
             selection=est.selection,
             n_folds=int(est.n_folds_),
@@ -129,7 +138,10 @@ def estimator_from_dict(d: dict[str, Any]) -> Any:
         est.alpha_ = float(d["alpha_min"])
         est.alpha_1se_ = float(d["alpha_1se"])
         est.chosen_alpha_ = float(d["alpha"])
-        est.chosen_alpha_index_ = cv.best_alpha_index if est.selection == "min" else cv.alpha_1se_index
+        if "chosen_alpha_index" in d:
+            est.chosen_alpha_index_ = int(d["chosen_alpha_index"])
+        else:  # format version 1
+            est.chosen_alpha_index_ = cv.best_alpha_index if est.selection == "min" else cv.alpha_1se_index
         est.l1_ratio_ = float(d["l1_ratio"])
         est.alphas_ = squeeze(cv.alphas)
         est.mse_path_ = squeeze(cv.mse_path)

@@ -44,13 +44,14 @@ import io
 import json
 import posixpath
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from dreg.core.stats import SufficientStats
 from dreg.job.lake import FilePart, LakeFile, ReadSpec, read_file_stats
+from dreg.job.record import FileAccount
 from dreg.job.storage import atomic_write, url_to_fs
 
 __all__ = ["STATS_FORMAT_VERSION", "StatsCache", "cached_file_stats", "default_cache_url", "file_key", "stats_key"]
@@ -125,7 +126,7 @@ class StatsCache:
 def _save(part: FilePart, url: str, storage_options: dict[str, Any]) -> None:
     fs, path = url_to_fs(url, storage_options)
     arrays = part.stats.to_arrays()
-    arrays["files"] = np.array(json.dumps(list(part.files)))
+    arrays["files"] = np.array(json.dumps([f.to_json() for f in part.files]))
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     fs.makedirs(posixpath.dirname(path), exist_ok=True)
@@ -139,7 +140,7 @@ def _load(url: str, storage_options: dict[str, Any]) -> FilePart | None:
             raw = fh.read()
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-        files = tuple(json.loads(str(arrays.pop("files"))))
+        files = tuple(FileAccount.from_json(d) for d in json.loads(str(arrays.pop("files"))))
         return FilePart(stats=SufficientStats.from_arrays(arrays), files=files)
     # FileNotFoundError is an OSError, JSONDecodeError a ValueError; a truncated entry fails
     # in zipfile (BadZipFile, EOFError), a bare .npy in the `with` (TypeError)
@@ -163,7 +164,7 @@ def cached_file_stats(
     if entry is not None:
         hit = _load(entry, so)
         if hit is not None and hit.stats.n_features == len(spec.features):
-            files = tuple({**info, "from_cache": True} for info in hit.files)
+            files = tuple(replace(info, from_cache=True) for info in hit.files)
             return FilePart(stats=hit.stats, files=files)
     part = read_file_stats(f, spec, url)
     wrote = False
@@ -173,5 +174,5 @@ def cached_file_stats(
             wrote = True
         except OSError:
             wrote = False
-    files = tuple({**info, "from_cache": False, "cached": wrote} for info in part.files)
+    files = tuple(replace(info, from_cache=False, cached=wrote) for info in part.files)
     return FilePart(stats=part.stats, files=files)

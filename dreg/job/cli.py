@@ -8,6 +8,8 @@ Exit codes
 3  bad data (missing/non-numeric columns, invalid values, unreadable files)
 4  the Dask cluster is unreachable or was lost
 5  the new model was stored but not promoted to ``latest`` (worse than the champion)
+
+Codes 1-5 are the ``exit_code`` of the errors in :mod:`dreg.job.errors`.
 """
 
 from __future__ import annotations
@@ -18,11 +20,7 @@ import sys
 from collections.abc import Sequence
 
 EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_DATA = 3
-EXIT_CLUSTER = 4
-EXIT_REJECTED = 5
+EXIT_USAGE = 2  # argparse's own code for a bad command line
 
 _EPILOG = """exit codes: 0 success, 1 unexpected failure, 2 usage or configuration error,
 3 bad data, 4 Dask cluster unreachable or lost, 5 model stored but not promoted"""
@@ -86,54 +84,55 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _show(ref: str, as_json: bool) -> int:
-    from dreg.job.registry import read_model
+# model.json keys that `dreg show --json` prints, with the coefficients and the metrics
+_SHOW_KEYS = (
+    "name",
+    "version",
+    "created",
+    "estimator",
+    "penalty",
+    "alpha",
+    "alpha_min",
+    "alpha_1se",
+    "l1_ratio",
+    "selection",
+    "intercept",
+    "rows",
+    "target",
+)
 
-    r, model, metrics = read_model(ref)
-    coef = model["coef"]
-    feats = model["features"]
+
+def _show(ref: str, as_json: bool) -> int:
+    from dreg.job.record import DataInfo, RowsInfo
+    from dreg.job.registry import read_record
+
+    r, model, metrics = read_record(ref)
+    feats, coef = model.features, model.fit["coef"]
     if as_json:
-        facts = {
-            k: model.get(k)
-            for k in (
-                "name",
-                "version",
-                "created",
-                "estimator",
-                "penalty",
-                "alpha",
-                "alpha_min",
-                "alpha_1se",
-                "l1_ratio",
-                "selection",
-                "intercept",
-                "rows",
-                "target",
-            )
-        }
+        doc = model.to_json()
+        facts = {k: doc.get(k) for k in _SHOW_KEYS}
         facts["coef"] = dict(zip(feats, coef, strict=True))
-        facts["metrics"] = metrics
+        facts["metrics"] = None if metrics is None else metrics.to_json()
         print(json.dumps(facts, indent=1))
         return EXIT_OK
-    print(f"{r.name} version {r.version}  ({model.get('created', '?')})")
-    print(f"  estimator   {model['estimator']} ({model.get('penalty')}), target {model.get('target')!r}")
+    fit = model.fit
+    print(f"{r.name} version {r.version}  ({model.created or '?'})")
+    print(f"  estimator   {model.estimator} ({fit.get('penalty')}), target {model.target!r}")
     print(
-        f"  alpha       {model['alpha']:.6g} (selection={model.get('selection')}; "
-        f"min {model.get('alpha_min', float('nan')):.6g}, 1se {model.get('alpha_1se', float('nan')):.6g})"
+        f"  alpha       {model.alpha:.6g} (selection={fit.get('selection')}; "
+        f"min {fit.get('alpha_min', float('nan')):.6g}, 1se {fit.get('alpha_1se', float('nan')):.6g})"
     )
-    print(f"  l1_ratio    {model.get('l1_ratio')}")
-    rows = model.get("rows", {})
-    data = model.get("data", {})
-    print(
-        f"  data        {data.get('path')}: {data.get('files')} file(s), {rows.get('used')} rows used, {rows.get('dropped', 0)} dropped"
-    )
-    if metrics:
+    print(f"  l1_ratio    {model.l1_ratio}")
+    data = model.data or DataInfo.from_json({})
+    rows = model.rows or RowsInfo.from_json({})
+    print(f"  data        {data.path}: {data.files} file(s), {rows.used} rows used, {rows.dropped} dropped")
+    if metrics is not None and metrics.cv_mse is not None:
         print(
-            f"  CV MSE      {metrics['cv_mse']:.6g} ± {metrics['cv_mse_se']:.3g} (train {metrics['train_mse']:.6g}); CV R² {metrics.get('cv_r2')}"
+            f"  CV MSE      {metrics.cv_mse:.6g} ± {metrics.cv_mse_se:.3g} (train {metrics.train_mse:.6g}); CV R² {metrics.cv_r2}"
         )
-        print(f"  run         {metrics['seconds']:.1f}s, {metrics.get('files_scanned')} file(s) scanned")
+        print(f"  run         {metrics.seconds:.1f}s, {metrics.files_scanned} file(s) scanned")
     nz = [(f, c) for f, c in zip(feats, coef, strict=True) if c != 0]
-    print(f"  intercept   {model['intercept']:.6g}")
+    print(f"  intercept   {model.intercept:.6g}")
     print(f"  non-zero    {len(nz)} of {len(feats)} coefficients")
     for f, c in sorted(nz, key=lambda t: -abs(t[1]))[:25]:
         print(f"    {f:>24}  {c: .6g}")
@@ -174,7 +173,7 @@ def _history(ref: str, as_json: bool) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from dreg.job.config import load_config
-    from dreg.job.errors import ClusterError, ConfigError, DataError, PromotionRejected, RegistryError
+    from dreg.job.errors import ConfigError, DregError
 
     try:
         if args.command == "fit":
@@ -219,21 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show(args.model, args.json)
         if args.command == "history":
             return _history(args.model, args.json)
-    except ConfigError as exc:
-        print(f"dreg: configuration error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except DataError as exc:
-        print(f"dreg: data error: {exc}", file=sys.stderr)
-        return EXIT_DATA
-    except ClusterError as exc:
-        print(f"dreg: cluster error: {exc}", file=sys.stderr)
-        return EXIT_CLUSTER
-    except RegistryError as exc:
-        print(f"dreg: registry error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    except PromotionRejected as exc:
-        print(f"dreg: not promoted: {exc}", file=sys.stderr)
-        return EXIT_REJECTED
+    except DregError as exc:  # each error class carries its label and exit code
+        print(f"dreg: {exc.label}: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("dreg: interrupted", file=sys.stderr)
         return 130

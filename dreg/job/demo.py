@@ -77,8 +77,8 @@ def run_demo(workdir: str | Path = "dreg-demo", n_workers: int | None = None, lo
     log(f"dreg demo: wrote a synthetic lake of {rows} rows x {N_FEATURES} features to {cfg.data.path}")
     out = run_fit(cfg, log=log)
     est = out.estimator
-    names = list(out.model["features"])
-    coef = np.asarray(out.model["coef"])
+    names = out.model.features
+    coef = out.model.coef
     truth = {f"x{j:02d}": TRUE_COEF[j] for j in range(N_FEATURES)}
     vdir = Path(cfg.output.registry) / cfg.output.name / out.ref.version
     log("")
@@ -98,6 +98,6 @@ def run_demo(workdir: str | Path = "dreg-demo", n_workers: int | None = None, lo
         f"selected {len(fit_set)} of {N_FEATURES} features: {len(fit_set & true_set)} of the {len(true_set)} true ones, "
         f"{len(fit_set - true_set)} false positive(s); "
         f"intercept {est.intercept_:.3f} (true {TRUE_INTERCEPT}); "
-        f"CV R^2 = {out.metrics['cv_r2']:.4f}, noise floor MSE = {NOISE**2:.2f}, CV MSE = {out.metrics['cv_mse']:.4f}"
+        f"CV R^2 = {out.metrics.cv_r2:.4f}, noise floor MSE = {NOISE**2:.2f}, CV MSE = {out.metrics.cv_mse:.4f}"
     )
     return 0

@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 from dreg.core.folds import fold_ids, stream_key
 from dreg.core.stats import SufficientStats, column_block_stats, empty_stats, merge
 from dreg.job.errors import DataError
+from dreg.job.record import FileAccount
 
 __all__ = [
     "DataError",
@@ -115,7 +116,7 @@ class FilePart:
     """Statistics of one or more files plus a per-file account of rows read and dropped."""
 
     stats: SufficientStats
-    files: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    files: tuple[FileAccount, ...] = field(default_factory=tuple)
     # data errors of the files merged here (a :class:`DataError` on a worker is
     # returned, not raised: no worker traceback on the console, no retry); the
     # first ``_MAX_ERRORS`` messages in lake order, and how many there were
@@ -516,16 +517,16 @@ def read_file_stats(f: LakeFile, spec: ReadSpec, url: str | None = None) -> File
         if not check and not (np.all(np.isfinite(block.x_mean)) and np.all(np.isfinite(block.xx))):
             _raise_invalid_features(url, spec.features, feats, y, spec.target)
         stats = merge(stats, block)
-    info = {
-        "path": url,
-        "size": f.size,
-        "mtime": f.mtime,
-        "etag": f.etag,
-        "rows": rows,
-        "rows_used": used,
-        "rows_dropped": rows - used,
-        "invalid": invalid_total,
-    }
+    info = FileAccount(
+        path=url,
+        size=f.size,
+        mtime=f.mtime,
+        etag=f.etag,
+        rows=rows,
+        rows_used=used,
+        rows_dropped=rows - used,
+        invalid=invalid_total,
+    )
     return FilePart(stats=stats, files=(info,))
 
 

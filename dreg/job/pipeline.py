@@ -18,26 +18,28 @@ import posixpath
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from importlib import metadata
 from typing import Any
 
 import numpy as np
 
 from dreg.core.problem import make_problem, mse_from_stats
-from dreg.core.stats import collapse
+from dreg.core.stats import SufficientStats, collapse
 from dreg.job.cache import StatsCache, default_cache_url, stats_key
 from dreg.job.config import Config, ModelConfig
-from dreg.job.errors import DataError, PromotionRejected
-from dreg.job.lake import ReadSpec, infer_features, open_lake
-from dreg.job.registry import ModelRef, new_version, read_model, write_version
+from dreg.job.errors import DataError, PromotionRejected, RegistryError
+from dreg.job.lake import Lake, ReadSpec, infer_features, open_lake
+from dreg.job.record import DataInfo, FileAccount, MetricsRecord, ModelRecord, Promotion, RowsInfo, RunInfo
+from dreg.job.registry import ModelRef, new_version, read_record, write_version
 
 __all__ = ["FitOutcome", "PromotionRejected", "build_estimator", "run_fit", "run_predict", "versions"]
 
 Log = Callable[[str], None]
 
 
-def _promotion(cfg: Config, stats, features: list[str], metrics: dict[str, Any], log: Log) -> dict[str, Any]:
+def _promotion(cfg: Config, stats: SufficientStats, features: list[str], challenger: float, log: Log) -> Promotion:
     """Champion/challenger decision against the current ``latest`` on the same folds of the new data.
 
     The challenger's error is its cross-validated MSE at its alpha; the
@@ -45,52 +47,45 @@ def _promotion(cfg: Config, stats, features: list[str], metrics: dict[str, Any],
     (from the fold statistics, no data read).  Promote when
     ``challenger <= champion * (1 + tolerance)``.
     """
-    from dreg.job.errors import RegistryError
-
     p = cfg.output.promotion
-    challenger = float(metrics["cv_mse"])
-    base = {"challenger_mse": challenger, "tolerance": p.tolerance, "champion": None, "champion_mse": None}
+    decision = partial(Promotion, challenger_mse=challenger, tolerance=p.tolerance)
     try:
-        champ_ref, champ, _ = read_model(ModelRef(cfg.output.registry, cfg.output.name), cfg.output.storage_options)
+        champ_ref, champ, _ = read_record(ModelRef(cfg.output.registry, cfg.output.name), cfg.output.storage_options)
     except RegistryError:
-        return {**base, "status": "first", "reason": "no previous model"}
-    base["champion"] = champ_ref.version
+        return decision(champion=None, champion_mse=None, status="first", reason="no previous model")
+    decision = partial(decision, champion=champ_ref.version)
     if not p.enabled:
-        return {**base, "status": "promoted", "reason": "promotion checks disabled"}
-    missing = [f for f in champ["features"] if f not in features]
+        return decision(champion_mse=None, status="promoted", reason="promotion checks disabled")
+    missing = [f for f in champ.features if f not in features]
     if missing:
-        return {
-            **base,
-            "status": "promoted",
-            "reason": f"champion uses features absent now ({missing[:5]}); not comparable",
-        }
+        reason = f"champion uses features absent now ({missing[:5]}); not comparable"
+        return decision(champion_mse=None, status="promoted", reason=reason)
     coef = np.zeros(len(features))
-    for name, c in zip(champ["features"], champ["coef"], strict=True):
+    for name, c in zip(champ.features, champ.coef, strict=True):
         coef[features.index(name)] = c
     folds = stats.labels[stats.labels >= 0]
-    errors = [
-        float(mse_from_stats(stats.select(int(k)), coef[None, :], np.array([float(champ["intercept"])]))[0])
-        for k in folds
-    ]
+    intercept = np.array([champ.intercept])
+    errors = [float(mse_from_stats(stats.select(int(k)), coef[None, :], intercept)[0]) for k in folds]
     champion = float(np.mean(errors))
-    base["champion_mse"] = champion
     if challenger <= champion * (1.0 + p.tolerance):
         reason = f"CV MSE {challenger:.6g} <= champion {champ_ref.version}'s {champion:.6g} x (1 + {p.tolerance:g})"
         log(f"dreg: promoted: {reason}")
-        return {**base, "status": "promoted", "reason": reason}
+        return decision(champion_mse=champion, status="promoted", reason=reason)
     reason = (
         f"CV MSE {challenger:.6g} is worse than champion {champ_ref.version}'s {champion:.6g} on the same folds "
         f"by more than the tolerance {p.tolerance:g}; kept as a rejected candidate, 'latest' unchanged"
     )
     log(f"dreg: rejected: {reason}")
-    return {**base, "status": "rejected", "reason": reason}
+    return decision(champion_mse=champion, status="rejected", reason=reason)
 
 
 @dataclass(frozen=True)
 class FitOutcome:
+    """A stored version: where it is, its records and the fitted estimator."""
+
     ref: ModelRef
-    model: dict[str, Any]
-    metrics: dict[str, Any]
+    model: ModelRecord
+    metrics: MetricsRecord
     estimator: Any
 
 
@@ -160,24 +155,31 @@ def _cluster_failures(during: str) -> Iterator[None]:
         raise ClusterError(f"the cluster cancelled the work {during}: {exc}") from None
 
 
-def run_fit(
-    cfg: Config,
-    *,
-    scheduler: str | None = None,
-    scheduler_file: str | None = None,
-    performance_report: str | None = None,
-    log: Log = print,
-    tty: bool | None = None,
-) -> FitOutcome:
-    """Fit the configured model on the lake and write a registry version."""
-    import distributed
+@dataclass(frozen=True)
+class _Plan:
+    """What the data pass reads: the listed lake, the features, how to read them, the cache."""
 
-    from dreg.job.scan import lake_graph
-    from dreg.estimators.serialize import estimator_to_dict, jsonable
-    from dreg.job.cluster import compute_with_progress, dask_client
+    lake: Lake
+    features: list[str]
+    spec: ReadSpec
+    cache: StatsCache | None
 
-    started = _now()
-    t0 = time.perf_counter()
+
+@dataclass(frozen=True)
+class _Scan:
+    """The data pass's result: the statistics, the per-file account and the row counts."""
+
+    stats: SufficientStats
+    files: tuple[FileAccount, ...]
+    rows_used: int
+    rows_dropped: int
+    n_cached: int
+    cluster: dict[str, Any]
+    seconds: float  # since the run started
+
+
+def _plan(cfg: Config, log: Log) -> _Plan:
+    """List the lake (filters and window prune files), pick the features and the cache."""
     d = cfg.data
     lake = open_lake(d.path, d.storage_options, d.filters, d.window)
     if not lake.files:
@@ -209,138 +211,190 @@ def run_fit(
         )
         + f", {len(features)} feature(s), target {d.target!r}"
     )
-    # the report's plotting library loads while the cluster reads the data
-    from dreg.job.report import warm_up
+    return _Plan(lake, features, spec, cache)
 
-    warming = threading.Thread(target=warm_up, name="dreg-report-warm-up", daemon=True)
-    warming.start()
-    with dask_client(cfg.cluster, address=scheduler, scheduler_file=scheduler_file, log=log) as (client, info):
-        graph = lake_graph(lake, spec, cache)
+
+def _scan(cfg: Config, plan: _Plan, t0: float, cluster: dict[str, Any], log: Log, tty: bool | None) -> _Scan:
+    """The data pass on the cluster: one task per file and a merge tree, then the row counts.
+
+    ``cluster`` holds ``address``, ``scheduler_file`` and ``performance_report``
+    (run_fit's options).  Raises :class:`DataError` naming the first bad file,
+    or when no row is usable.
+    """
+    import distributed
+
+    from dreg.job.cluster import compute_with_progress, dask_client
+    from dreg.job.scan import lake_graph
+
+    performance_report = cluster["performance_report"]
+    connect = {"address": cluster["address"], "scheduler_file": cluster["scheduler_file"]}
+    with dask_client(cfg.cluster, **connect, log=log) as (client, info):
+        graph = lake_graph(plan.lake, plan.spec, plan.cache)
         report_ctx = (
             distributed.performance_report(filename=performance_report)
             if performance_report
             else contextlib.nullcontext()
         )
         with _cluster_failures("during the data pass"), report_ctx, distributed.span("dreg-fit"):
-            part = compute_with_progress(client, graph, n_tasks=len(lake.files), log=log, tty=tty)
+            part = compute_with_progress(client, graph, n_tasks=len(plan.lake.files), log=log, tty=tty)
         cluster_info = info.as_dict()
     part.raise_errors()  # bad files come back as values (no worker tracebacks): name the first, count all
-    t_pass = time.perf_counter() - t0
-    stats = part.stats
-    n_cached = sum(1 for f in part.files if f.get("from_cache"))
-    if cache is not None:
-        log(f"dreg: {len(part.files) - n_cached} file(s) scanned, {n_cached} from the statistics cache")
-    rows_used = int(stats.count.sum())
-    rows_total = int(sum(f["rows"] for f in part.files))
-    dropped = rows_total - sum(int(f["rows_used"]) for f in part.files)
-    if rows_used == 0:
-        raise DataError(f"lake {d.path!r}: no usable rows in {len(lake.files)} file(s)")
-    if dropped:
-        for f in part.files:
-            if f["rows_dropped"]:
-                log(f"dreg: dropped {f['rows_dropped']} invalid row(s) of {f['path']}: {f['invalid']}")
-    est = build_estimator(cfg.model)
-    try:
-        est.fit_stats(stats, features)
-    except ValueError as exc:
-        raise DataError(f"lake {d.path!r}: {exc}") from None
-    finished = _now()
     seconds = time.perf_counter() - t0
-    version = new_version()
-    model = estimator_to_dict(est)
-    model.update(
+    files = part.files
+    n_cached = sum(1 for f in files if f.from_cache)
+    if plan.cache is not None:
+        log(f"dreg: {len(files) - n_cached} file(s) scanned, {n_cached} from the statistics cache")
+    rows_used = int(part.stats.count.sum())
+    dropped = sum(f.rows for f in files) - sum(f.rows_used for f in files)
+    if rows_used == 0:
+        raise DataError(f"lake {cfg.data.path!r}: no usable rows in {len(plan.lake.files)} file(s)")
+    for f in files if dropped else ():
+        if f.rows_dropped:
+            log(f"dreg: dropped {f.rows_dropped} invalid row(s) of {f.path}: {dict(f.invalid)}")
+    return _Scan(part.stats, files, rows_used, int(dropped), n_cached, cluster_info, seconds)
+
+
+def _metrics(est: Any, scan: _Scan, seconds: float) -> MetricsRecord:
+    """The chosen model's cross-validated error (at ``est.chosen_alpha_index_``) and the run's counts."""
+    cv = est.cv_result_
+    li = cv.best_l1_index
+    chosen = est.chosen_alpha_index_
+    mean = cv.mse_mean[li]
+    train = cv.train_mse_path[li].mean(axis=-1)
+    var_y = make_problem(collapse(scan.stats), True, False).yy  # weighted variance of y
+    return MetricsRecord(
+        alpha=float(est.chosen_alpha_),
+        alpha_min=float(est.alpha_),
+        alpha_1se=float(est.alpha_1se_),
+        l1_ratio=float(est.l1_ratio_),
+        cv_mse=float(mean[chosen]),
+        cv_mse_se=float(cv.mse_se[li][chosen]),
+        cv_mse_min=float(mean[cv.best_alpha_index]),
+        train_mse=float(train[chosen]),
+        cv_r2=float(1.0 - mean[chosen] / var_y) if var_y > 0 else None,
+        n_nonzero=int(np.count_nonzero(est.coef_)),
+        rows=scan.rows_used,
+        rows_dropped=scan.rows_dropped,
+        files=len(scan.files),
+        files_scanned=len(scan.files) - scan.n_cached,
+        files_from_cache=scan.n_cached,
+        seconds=seconds,
+        data_pass_seconds=scan.seconds,
+    )
+
+
+def _record(
+    cfg: Config, est: Any, plan: _Plan, scan: _Scan, version: str, started: _dt.datetime, seconds: float
+) -> ModelRecord:
+    """``model.json`` of the new version: the estimator's state and the run's facts."""
+    from dreg.estimators.serialize import estimator_to_dict, jsonable
+
+    d = cfg.data
+    finished = _now()
+    return ModelRecord(
+        fit=estimator_to_dict(est),
         name=cfg.output.name,
         version=version,
         created=finished.isoformat(),
         target=d.target,
         weight=d.weight,
-        rows={"used": rows_used, "dropped": int(dropped), "weight_sum": float(stats.weight_sum.sum())},
-        data={
-            "path": d.path,
-            "files": len(part.files),
-            "pruned_files": lake.pruned,
-            "window": (
-                {"column": d.window.column, "values": list(lake.window_values)} if d.window is not None else None
+        rows=RowsInfo(used=scan.rows_used, dropped=scan.rows_dropped, weight_sum=float(scan.stats.weight_sum.sum())),
+        data=DataInfo(
+            path=d.path,
+            files=len(scan.files),
+            pruned_files=plan.lake.pruned,
+            window=(
+                {"column": d.window.column, "values": list(plan.lake.window_values)} if d.window is not None else None
             ),
-            "fingerprint": [
-                {"path": f["path"], "size": f["size"], "mtime": f["mtime"], "etag": f["etag"], "rows": f["rows"]}
-                for f in part.files
-            ],
-        },
+            fingerprint=tuple(f.fingerprint() for f in scan.files),
+        ),
         config=jsonable(cfg.model_dump(mode="json")),
         versions=versions(),
-        run={
-            "started": started.isoformat(),
-            "finished": finished.isoformat(),
-            "seconds": seconds,
-            "data_pass_seconds": t_pass,
-            "cluster": cluster_info,
-        },
+        run=RunInfo(
+            started=started.isoformat(),
+            finished=finished.isoformat(),
+            seconds=seconds,
+            data_pass_seconds=scan.seconds,
+            cluster=scan.cluster,
+        ),
     )
-    li = est.cv_result_.best_l1_index
-    chosen = est.chosen_alpha_index_
-    mean = est.cv_result_.mse_mean[li]
-    se = est.cv_result_.mse_se[li]
-    train = est.cv_result_.train_mse_path[li].mean(axis=-1)
-    var_y = make_problem(collapse(stats), True, False).yy  # weighted variance of y
-    metrics = {
-        "alpha": float(est.chosen_alpha_),
-        "alpha_min": float(est.alpha_),
-        "alpha_1se": float(est.alpha_1se_),
-        "l1_ratio": float(est.l1_ratio_),
-        "cv_mse": float(mean[chosen]),
-        "cv_mse_se": float(se[chosen]),
-        "cv_mse_min": float(mean[est.cv_result_.best_alpha_index]),
-        "train_mse": float(train[chosen]),
-        "cv_r2": float(1.0 - mean[chosen] / var_y) if var_y > 0 else None,
-        "n_nonzero": int(np.count_nonzero(est.coef_)),
-        "rows": rows_used,
-        "rows_dropped": int(dropped),
-        "files": len(part.files),
-        "files_scanned": len(part.files) - n_cached,
-        "files_from_cache": n_cached,
-        "seconds": seconds,
-        "data_pass_seconds": t_pass,
-    }
-    decision = _promotion(cfg, stats, features, metrics, log)
-    metrics["promotion"] = decision
-    model["promotion"] = decision
-    from dreg.job.report import render_report
 
-    warming.join()  # matplotlib's state is process-global: one renderer at a time
-    html = render_report(model, metrics)
-    promoted = decision["status"] != "rejected"
+
+def _publish(cfg: Config, model: ModelRecord, metrics: MetricsRecord, html: str, plan: _Plan, log: Log) -> None:
+    """Write the version (``latest`` moves unless rejected), then prune the statistics cache."""
     write_version(
         cfg.output.registry,
         cfg.output.name,
         {
-            "model.json": json.dumps(model, indent=1),
-            "metrics.json": json.dumps(metrics, indent=1),
+            "model.json": json.dumps(model.to_json(), indent=1),
+            "metrics.json": json.dumps(metrics.to_json(), indent=1),
             "report.html": html,
         },
         storage_options=cfg.output.storage_options,
-        version=version,
-        update_latest=promoted,
+        version=model.version,
+        update_latest=model.promotion is None or model.promotion.promoted,
     )
-    if cache is not None:
-        try:
-            removed = cache.prune(list(lake.all_files))
-            if removed:
-                log(
-                    f"dreg: pruned {removed} statistics cache entr{'y' if removed == 1 else 'ies'} of changed or deleted files"
-                )
-        except OSError as exc:  # the model is written; a cache that cannot be pruned is not fatal
-            log(f"dreg: warning: could not prune the statistics cache: {exc}")
-    ref = ModelRef(cfg.output.registry, cfg.output.name, version)
+    if plan.cache is None:
+        return
+    try:
+        removed = plan.cache.prune(list(plan.lake.all_files))
+        if removed:
+            log(
+                f"dreg: pruned {removed} statistics cache entr{'y' if removed == 1 else 'ies'} of changed or deleted files"
+            )
+    except OSError as exc:  # the model is written; a cache that cannot be pruned is not fatal
+        log(f"dreg: warning: could not prune the statistics cache: {exc}")
+
+
+def run_fit(
+    cfg: Config,
+    *,
+    scheduler: str | None = None,
+    scheduler_file: str | None = None,
+    performance_report: str | None = None,
+    log: Log = print,
+    tty: bool | None = None,
+) -> FitOutcome:
+    """Fit the configured model on the lake and write a registry version.
+
+    The steps: plan (list the lake), scan (statistics on the cluster), fit
+    (cross-validation on the coordinator), metrics, record, promotion, report,
+    publish.  Raises :class:`PromotionRejected` (the version is stored, ``latest``
+    unchanged) when the new model loses to the champion.
+    """
+    from dreg.job.report import render_report, warm_up
+
+    started = _now()
+    t0 = time.perf_counter()
+    plan = _plan(cfg, log)
+    # the report's plotting library loads while the cluster reads the data
+    warming = threading.Thread(target=warm_up, name="dreg-report-warm-up", daemon=True)
+    warming.start()
+    cluster = {"address": scheduler, "scheduler_file": scheduler_file, "performance_report": performance_report}
+    scan = _scan(cfg, plan, t0, cluster, log, tty)
+    est = build_estimator(cfg.model)
+    try:
+        est.fit_stats(scan.stats, plan.features)
+    except ValueError as exc:
+        raise DataError(f"lake {cfg.data.path!r}: {exc}") from None
+    seconds = time.perf_counter() - t0
+    model = _record(cfg, est, plan, scan, new_version(), started, seconds)
+    metrics = _metrics(est, scan, seconds)
+    decision = _promotion(cfg, scan.stats, plan.features, metrics.cv_mse, log)
+    metrics = replace(metrics, promotion=decision)
+    model = replace(model, promotion=decision)
+    warming.join()  # matplotlib's state is process-global: one renderer at a time
+    _publish(cfg, model, metrics, render_report(model, metrics), plan, log)
+    ref = ModelRef(cfg.output.registry, cfg.output.name, model.version)
     log(
-        f"dreg: wrote {posixpath.join(cfg.output.registry, cfg.output.name, version)} "
-        f"(alpha={est.chosen_alpha_:.4g}, CV MSE={metrics['cv_mse']:.4g} ± {metrics['cv_mse_se']:.2g}, "
-        f"{metrics['n_nonzero']}/{len(features)} non-zero, {seconds:.1f}s)"
+        f"dreg: wrote {posixpath.join(cfg.output.registry, cfg.output.name, model.version)} "
+        f"(alpha={est.chosen_alpha_:.4g}, CV MSE={metrics.cv_mse:.4g} ± {metrics.cv_mse_se:.2g}, "
+        f"{metrics.n_nonzero}/{len(plan.features)} non-zero, {seconds:.1f}s)"
     )
     outcome = FitOutcome(ref=ref, model=model, metrics=metrics, estimator=est)
-    if not promoted:
-        raise PromotionRejected(decision["reason"], outcome)
-    return FitOutcome(ref=ref, model=model, metrics=metrics, estimator=est)
+    if not decision.promoted:
+        raise PromotionRejected(decision.reason, outcome)
+    return outcome
 
 
 _MAX_PREDICT_ERRORS = 20
@@ -370,10 +424,10 @@ def run_predict(
     from dreg.job.config import ClusterConfig
     from dreg.job.lake import predict_file_or_error, raise_file_errors
 
-    ref, model, _ = read_model(model_ref, storage_options)
-    features = list(model["features"])
-    coef = np.asarray(model["coef"], dtype=np.float64)
-    intercept = float(model["intercept"])
+    ref, model, _ = read_record(model_ref, storage_options)
+    features = model.features
+    coef = model.coef
+    intercept = model.intercept
     lake = open_lake(data, storage_options)
     keep = list(keep or [])
     cluster_cfg = cluster_cfg or ClusterConfig()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dreg.job.errors import RegistryError
+from dreg.job.record import MetricsRecord, ModelRecord
 from dreg.job.storage import atomic_write, fsync_dir, is_local, url_to_fs, write_local
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "load_model",
     "parse_ref",
     "read_model",
+    "read_record",
     "write_version",
 ]
 
@@ -173,7 +175,10 @@ def latest_version(registry: str, name: str, storage_options: dict[str, Any] | N
 def read_model(
     ref: str | ModelRef, storage_options: dict[str, Any] | None = None
 ) -> tuple[ModelRef, dict, dict | None]:
-    """``(resolved ref, model.json, metrics.json or None)``."""
+    """``(resolved ref, model.json, metrics.json or None)`` as read (JSON objects).
+
+    :func:`read_record` gives the same as typed records.
+    """
     r = parse_ref(ref) if isinstance(ref, str) else ref
     version = r.version or latest_version(r.registry, r.name, storage_options)
     if version is None:
@@ -195,30 +200,36 @@ def read_model(
     return ModelRef(r.registry, r.name, version), model, metrics
 
 
+def read_record(
+    ref: str | ModelRef, storage_options: dict[str, Any] | None = None
+) -> tuple[ModelRef, ModelRecord, MetricsRecord | None]:
+    """``(resolved ref, model record, metrics record or None)``: :func:`read_model`, typed."""
+    r, model, metrics = read_model(ref, storage_options)
+    return r, ModelRecord.from_json(model), None if metrics is None else MetricsRecord.from_json(metrics)
+
+
 def history(registry: str, name: str, storage_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """One row per complete version, oldest first: window, rows, alpha, CV error, status."""
     latest = latest_version(registry, name, storage_options)
     rows = []
     for v in list_versions(registry, name, storage_options):
-        _, model, metrics = read_model(ModelRef(registry, name, v), storage_options)
-        metrics = metrics or {}
-        promo = metrics.get("promotion") or {}
-        window = (model.get("data") or {}).get("window") or {}
-        values = window.get("values") or []
+        _, model, metrics = read_record(ModelRef(registry, name, v), storage_options)
+        metrics = metrics or MetricsRecord.from_json({})
+        promo = metrics.promotion
         rows.append(
             {
                 "version": v,
-                "created": model.get("created"),
-                "window": f"{window.get('column')}={values[0]}..{values[-1]}" if values else "all",
-                "files": (model.get("data") or {}).get("files"),
-                "rows": (model.get("rows") or {}).get("used"),
-                "alpha": model.get("alpha"),
-                "l1_ratio": model.get("l1_ratio"),
-                "cv_mse": metrics.get("cv_mse"),
-                "champion_mse": promo.get("champion_mse"),
-                "status": promo.get("status", "promoted"),
-                "files_scanned": metrics.get("files_scanned"),
-                "files_from_cache": metrics.get("files_from_cache"),
+                "created": model.created,
+                "window": model.data.window_text if model.data else "all",
+                "files": model.data.files if model.data else None,
+                "rows": model.rows.used if model.rows else None,
+                "alpha": model.fit.get("alpha"),
+                "l1_ratio": model.l1_ratio,
+                "cv_mse": metrics.cv_mse,
+                "champion_mse": promo.champion_mse if promo else None,
+                "status": promo.status if promo else "promoted",
+                "files_scanned": metrics.files_scanned,
+                "files_from_cache": metrics.files_from_cache,
                 "latest": v == latest,
             }
         )
@@ -229,5 +240,5 @@ def load_model(ref: str, storage_options: dict[str, Any] | None = None):
     """A fitted estimator rebuilt from ``REGISTRY/NAME[/VERSION]`` (JSON only)."""
     from dreg.estimators.serialize import estimator_from_dict
 
-    _, model, _ = read_model(ref, storage_options)
-    return estimator_from_dict(model)
+    _, model, _ = read_record(ref, storage_options)
+    return estimator_from_dict(model.fit)

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from dreg.job.record import MetricsRecord, ModelRecord
+
 __all__ = ["render_report", "warm_up"]
 
 FloatArray = NDArray[np.float64]
@@ -847,19 +849,20 @@ def _config_section(model: Mapping[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------- entry point
-def render_report(model: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
+def render_report(model: ModelRecord | Mapping[str, Any], metrics: MetricsRecord | Mapping[str, Any]) -> str:
     """A complete, self-contained HTML document describing a fitted model.
 
     Parameters
     ----------
-    model : dict
-        The content of a registry entry's ``model.json`` (format
-        ``dreg-model`` version 1: features, coefficients, the CV path with its
-        per-fold errors, per-fold coefficients, data fingerprint, config, run).
-    metrics : dict
-        Summary metrics (``cv_mse``, ``cv_mse_se``, ``train_mse``, ``rows``,
-        ``files``, ``files_scanned``, ``rows_dropped``, ``seconds``,
-        ``n_nonzero``).
+    model : ModelRecord or dict
+        The model record, or its JSON form (a registry entry's ``model.json``:
+        features, coefficients, the CV path with its per-fold errors, per-fold
+        coefficients, data fingerprint, config, run).  The report reads the
+        JSON form, and renders whatever part of it is well formed.
+    metrics : MetricsRecord or dict
+        Summary metrics, or their JSON form (``cv_mse``, ``cv_mse_se``,
+        ``train_mse``, ``rows``, ``files``, ``files_scanned``,
+        ``rows_dropped``, ``seconds``, ``n_nonzero``).
 
     Returns
     -------
@@ -873,6 +876,10 @@ def render_report(model: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
     temporary ``matplotlib.rc_context``; do not render from several threads
     at once.
     """
+    if isinstance(model, ModelRecord):
+        model = model.to_json()
+    if isinstance(metrics, MetricsRecord):
+        metrics = metrics.to_json()
     if not isinstance(model, Mapping):
         raise TypeError(f"model must be a mapping (the content of model.json), got {type(model).__name__}")
     if not isinstance(metrics, Mapping):

@@ -174,20 +174,18 @@ def test_an_entry_round_trips_bit_for_bit(lake: Path, tmp_path: Path) -> None:
     f = open_lake(str(lake)).files[2]  # 900 rows in row groups of 100
     cache = StatsCache(str(tmp_path / "cache"), {}, stats_key(spec()))
     first = cached_file_stats(f, spec(), f.path, cache.entry(f))
-    assert first.files[0]["from_cache"] is False and first.files[0]["cached"] is True
+    assert first.files[0].from_cache is False and first.files[0].cached is True
     entry = Path(cache.entry(f))
     assert entry.parent == tmp_path / "cache" / stats_key(spec()) and entry.suffix == ".npz"
     assert [p.name for p in entry.parent.iterdir()] == [entry.name]  # no temporary file left behind
     with np.load(entry, allow_pickle=False) as z:  # plain arrays: loads without pickle
         assert {"labels", "xx", "files"} <= set(z.files)
     second = cached_file_stats(f, spec(), f.path, cache.entry(f))
-    assert second.files[0]["from_cache"] is True
+    assert second.files[0].from_cache is True
     assert_identical_stats(second.stats, first.stats)
     assert_identical_stats(second.stats, read_file_stats(f, spec()).stats)
-    strip = ("from_cache", "cached")
-    assert {k: v for k, v in second.files[0].items() if k not in strip} == {
-        k: v for k, v in first.files[0].items() if k not in strip
-    }
+    strip = {"from_cache": None, "cached": None}
+    assert dataclasses.replace(second.files[0], **strip) == dataclasses.replace(first.files[0], **strip)
 
 
 def _truncate_half(p: Path) -> None:
@@ -250,10 +248,10 @@ def test_a_corrupt_entry_is_recomputed_and_rewritten(corrupt: str, lake: Path, t
     good = cached_file_stats(f, spec(), f.path, cache.entry(f))
     CORRUPTIONS[corrupt](Path(cache.entry(f)))
     again = cached_file_stats(f, spec(), f.path, cache.entry(f))
-    assert again.files[0]["from_cache"] is False and again.files[0]["cached"] is True
+    assert again.files[0].from_cache is False and again.files[0].cached is True
     assert_identical_stats(again.stats, good.stats)
     healed = cached_file_stats(f, spec(), f.path, cache.entry(f))
-    assert healed.files[0]["from_cache"] is True
+    assert healed.files[0].from_cache is True
     assert_identical_stats(healed.stats, good.stats)
 
 
@@ -262,7 +260,7 @@ def test_an_entry_with_another_feature_count_is_not_used(lake: Path, tmp_path: P
     entry = str(tmp_path / "entry.npz")
     cached_file_stats(f, spec(features=tuple(FEATURES[:3])), f.path, entry)
     got = cached_file_stats(f, spec(), f.path, entry)
-    assert got.files[0]["from_cache"] is False and got.stats.n_features == len(FEATURES)
+    assert got.files[0].from_cache is False and got.stats.n_features == len(FEATURES)
 
 
 def test_an_unwritable_cache_does_not_fail_the_file(lake: Path, tmp_path: Path) -> None:
@@ -270,14 +268,14 @@ def test_an_unwritable_cache_does_not_fail_the_file(lake: Path, tmp_path: Path) 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder should be")
     got = cached_file_stats(f, spec(), f.path, str(blocker / "key" / "entry.npz"))
-    assert got.files[0]["from_cache"] is False and got.files[0]["cached"] is False
+    assert got.files[0].from_cache is False and got.files[0].cached is False
     assert_identical_stats(got.stats, read_file_stats(f, spec()).stats)
 
 
 def test_without_an_entry_nothing_is_cached(lake: Path) -> None:
     f = open_lake(str(lake)).files[0]
     got = cached_file_stats(f, spec(), f.path, None)
-    assert got.files[0]["from_cache"] is False and got.files[0]["cached"] is False
+    assert got.files[0].from_cache is False and got.files[0].cached is False
 
 
 def test_prune_keeps_the_listed_files_only(lake: Path, tmp_path: Path) -> None:
@@ -314,7 +312,7 @@ def test_one_cache_serves_every_penalty_and_scaling(lake: Path, address: str, tm
     n = len(LAYOUT)
     off = {"output": {"promotion": {"enabled": False}}}
     first = _fit(config_dict(lake, registry, **off), address)
-    assert (first.metrics["files_scanned"], first.metrics["files_from_cache"]) == (n, 0)
+    assert (first.metrics.files_scanned, first.metrics.files_from_cache) == (n, 0)
     assert len(key_dirs(cache_root)) == 1 and len(list(cache_root.glob("*/*.npz"))) == n
     for model in (
         {"penalty": "ridge", "alphas": [0.1, 1.0, 10.0], "standardize": False},
@@ -322,16 +320,16 @@ def test_one_cache_serves_every_penalty_and_scaling(lake: Path, address: str, tm
         {"penalty": "lasso", "alphas": 5, "selection": "1se", "tol": 1e-9},
     ):
         out = _fit(config_dict(lake, registry, model=model, **off), address)
-        assert (out.metrics["files_scanned"], out.metrics["files_from_cache"]) == (0, n), model
+        assert (out.metrics.files_scanned, out.metrics.files_from_cache) == (0, n), model
         no_cache = _fit(config_dict(lake, registry, name="nc", model=model, cache={"enabled": False}), address)
-        assert no_cache.metrics["files_scanned"] == n and no_cache.metrics["files_from_cache"] == 0
+        assert no_cache.metrics.files_scanned == n and no_cache.metrics.files_from_cache == 0
         np.testing.assert_array_equal(out.estimator.coef_, no_cache.estimator.coef_)
         np.testing.assert_array_equal(out.estimator.mse_path_, no_cache.estimator.mse_path_)
     assert len(key_dirs(cache_root)) == 1
     assert not (tmp_path / "reg-stats-cache" / "nc").exists()  # cache disabled: nothing written
     for i, model in enumerate(({"cv": MODEL["cv"] + 1}, {"random_state": MODEL["random_state"] + 1})):
         out = _fit(config_dict(lake, registry, model=model, **off), address)
-        assert (out.metrics["files_scanned"], out.metrics["files_from_cache"]) == (n, 0)
+        assert (out.metrics.files_scanned, out.metrics.files_from_cache) == (n, 0)
         assert len(key_dirs(cache_root)) == 2 + i
 
 
@@ -347,10 +345,10 @@ def test_a_corrupt_entry_in_a_fit_is_rescanned(lake: Path, address: str, tmp_pat
     from dreg.job.pipeline import run_fit
 
     again = run_fit(parse(config_dict(lake, registry, **off)), scheduler=address, log=lines.append, tty=False)
-    assert (again.metrics["files_scanned"], again.metrics["files_from_cache"]) == (2, len(LAYOUT) - 2)
+    assert (again.metrics.files_scanned, again.metrics.files_from_cache) == (2, len(LAYOUT) - 2)
     assert any("2 file(s) scanned" in s for s in lines)
     np.testing.assert_array_equal(again.estimator.coef_, first.estimator.coef_)
     np.testing.assert_array_equal(again.estimator.mse_path_, first.estimator.mse_path_)
     assert again.estimator.intercept_ == first.estimator.intercept_
     third = _fit(config_dict(lake, registry, **off), address)
-    assert third.metrics["files_scanned"] == 0  # the entries were rewritten
+    assert third.metrics.files_scanned == 0  # the entries were rewritten

@@ -270,7 +270,7 @@ def test_leftovers_of_a_killed_write_break_neither_readers_nor_the_next_fit(
     (base / ".latest-0badf00d").write_text(future[:9])  # (b)
     orphan = new_version()  # (c)
     files = {n: (base / v1 / n).read_text() for n in ("metrics.json", "report.html")}
-    files["model.json"] = json.dumps({**first.model, "version": orphan})
+    files["model.json"] = json.dumps({**first.model.to_json(), "version": orphan})
     write_version(str(registry), "m", files, version=orphan, update_latest=False)
 
     assert latest_version(str(registry), "m") == v1

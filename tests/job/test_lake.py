@@ -182,8 +182,8 @@ def test_file_stats_are_float64_statistics_of_the_rows(lake: Path) -> None:
     for f in opened.files:
         part = read_file_stats(f, spec())
         X, y, folds = read_in_memory([f])
-        assert part.files[0]["rows"] == X.shape[0] == pq.ParquetFile(f.path).metadata.num_rows
-        assert part.files[0]["rows_dropped"] == 0
+        assert part.files[0].rows == X.shape[0] == pq.ParquetFile(f.path).metadata.num_rows
+        assert part.files[0].rows_dropped == 0
         if X.shape[0]:
             assert_same_stats(part.stats, block_stats(X, y, None, folds))
         else:
@@ -225,7 +225,7 @@ def test_file_stats_with_row_groups_and_dropped_rows(tmp_path: Path, rng, weight
     part = read_file_stats(f, spec(on_invalid_rows="drop", weight="w" if weighted else None))
     X, yy, folds = read_in_memory([f])
     keep = np.isfinite(X).all(axis=1) & np.isfinite(yy) & (np.isfinite(w) if weighted else True)
-    assert part.files[0]["rows_dropped"] == n - keep.sum() == (8 if weighted else 7)
+    assert part.files[0].rows_dropped == n - keep.sum() == (8 if weighted else 7)
     ref = block_stats(X[keep], yy[keep], w[keep] if weighted else None, folds[keep])
     assert_same_stats(part.stats, ref)
     # with row groups of one row each (a block per row: the merges) the same statistics
@@ -271,10 +271,10 @@ def test_run_fit_equals_in_memory_fit(lake: Path, fitted) -> None:
     assert_same_fit(loaded, ref)
     np.testing.assert_array_equal(loaded.predict(X), out.estimator.predict(X))
     m = out.metrics
-    assert m["rows"] == X.shape[0] == sum(n for _, n, _ in LAYOUT)
-    assert m["rows_dropped"] == 0 and m["files"] == len(LAYOUT)
-    assert out.model["data"]["pruned_files"] == 0
-    assert [fp["rows"] for fp in out.model["data"]["fingerprint"]] == [n for _, n, _ in LAYOUT]
+    assert m.rows == X.shape[0] == sum(n for _, n, _ in LAYOUT)
+    assert m.rows_dropped == 0 and m.files == len(LAYOUT)
+    assert out.model.data.pruned_files == 0
+    assert [fp["rows"] for fp in out.model.data.fingerprint] == [n for _, n, _ in LAYOUT]
     assert any("6 file(s)" in line for line in lines)
 
 
@@ -287,7 +287,7 @@ def test_inferred_features_and_ridge(lake: Path, address: str, tmp_path: Path) -
     d = config_dict(lake, tmp_path / "reg", model={"penalty": "ridge", "alphas": 20})
     del d["data"]["features"]
     out = run_fit(parse(d), scheduler=address, log=lambda s: None, tty=False)
-    assert out.model["features"] == FEATURES
+    assert out.model.features == FEATURES
     X, y, folds = read_in_memory(open_lake(str(lake)).files)
     ref = dreg.RidgeCV(alphas=20, cv=MODEL["cv"], random_state=MODEL["random_state"]).fit(
         X, y, folds=folds
@@ -312,8 +312,8 @@ def test_filters_prune_before_reading(
             tty=False,
         )
         kept = open_lake(str(lake), filters=[Filter.parse(f) for f in flt])
-        assert kept.pruned == 3 and out.model["data"]["pruned_files"] == 3
-        assert [fp["path"] for fp in out.model["data"]["fingerprint"]] == [
+        assert kept.pruned == 3 and out.model.data.pruned_files == 3
+        assert [fp["path"] for fp in out.model.data.fingerprint] == [
             f.path for f in kept.files
         ]
         assert_same_fit(out.estimator, fit_in_memory(*read_in_memory(kept.files)))
@@ -485,7 +485,7 @@ def test_bad_data_without_a_cluster_reading_directly(tmp_path: Path, rng) -> Non
     with pytest.raises(DataError, match=r"part-0.parquet: 2 row\(s\) with null.*column 'y': 2"):
         read_file_stats(f, spec())
     dropped = read_file_stats(f, spec(on_invalid_rows="drop"))
-    assert dropped.files[0]["rows_dropped"] == 2 and dropped.files[0]["invalid"] == {"y": 2}
+    assert dropped.files[0].rows_dropped == 2 and dropped.files[0].invalid == {"y": 2}
     assert int(dropped.stats.count.sum()) == 58
 
 
@@ -493,7 +493,7 @@ def test_bad_data_without_a_cluster_reading_directly(tmp_path: Path, rng) -> Non
 def test_metrics_file_is_json(fitted) -> None:
     cfg, out, _ = fitted
     vdir = Path(cfg.output.registry) / "m" / out.ref.version
-    assert json.loads((vdir / "metrics.json").read_text()) == json.loads(json.dumps(out.metrics))
+    assert json.loads((vdir / "metrics.json").read_text()) == json.loads(json.dumps(out.metrics.to_json()))
 
 
 def test_bad_files_are_reported_without_worker_tracebacks(tmp_path: Path, rng) -> None:

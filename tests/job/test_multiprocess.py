@@ -212,7 +212,7 @@ def test_cli_fit_and_predict_on_a_process_cluster_equal_the_embedded_cluster(
     assert model["run"]["cluster"]["kind"] == "existing" and model["run"]["cluster"]["workers"] == 2
 
     embedded = run_fit(parse(config_dict(lake, registry, name="embedded", **sections)), log=lambda s: None, tty=False)
-    assert embedded.model["run"]["cluster"]["kind"] == "embedded LocalCluster"
+    assert embedded.model.run.cluster["kind"] == "embedded LocalCluster"
     on_processes = load_model(f"{registry}/proc")
     assert_same_fit(on_processes, embedded.estimator, rtol=1e-10)
     files = open_lake(str(lake)).files
@@ -250,7 +250,7 @@ def test_a_lake_of_2000_small_files(proc_cluster: ProcessCluster, tmp_path: Path
     t0 = time.monotonic()
     out = run_fit(cfg, scheduler_file=str(proc_cluster.scheduler_file), log=lambda s: None, tty=False)
     elapsed = time.monotonic() - t0
-    assert out.metrics["files"] == 2000 and out.metrics["rows"] == 40_000
+    assert out.metrics.files == 2000 and out.metrics.rows == 40_000
     assert elapsed < 40, f"2,000 small files took {elapsed:.1f}s"
     assert_same_fit(out.estimator, in_memory_reference(lake, written), rtol=1e-10)
 
@@ -264,5 +264,5 @@ def test_a_lake_of_a_few_large_files(proc_cluster: ProcessCluster, tmp_path: Pat
     assert all(pq.ParquetFile(p).num_row_groups == 4 for p in written)
     cfg = parse(float_config(lake, tmp_path / "registry", "large", 10))
     out = run_fit(cfg, scheduler_file=str(proc_cluster.scheduler_file), log=lambda s: None, tty=False)
-    assert out.metrics["files"] == 3 and out.metrics["rows"] == 600_000
+    assert out.metrics.files == 3 and out.metrics.rows == 600_000
     assert_same_fit(out.estimator, in_memory_reference(lake, written), rtol=1e-10)

@@ -274,7 +274,7 @@ def test_run_fit_model_json_contents(tmp_path: Path, rng: np.random.Generator) -
         ]
 
     model = json.loads((base / out.ref.version / "model.json").read_text())
-    assert model == json.loads(json.dumps(out.model))
+    assert model == json.loads(json.dumps(out.model.to_json()))
     assert model["features"] == FEATURES
     assert len(model["coef"]) == len(FEATURES) and isinstance(model["intercept"], float)
     assert model["alpha"] == out.estimator.chosen_alpha_ == model["alpha_1se"]

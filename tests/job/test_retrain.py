@@ -79,7 +79,7 @@ def fit(cfg: dict, address: str, log=None):
 
 
 def counts(out) -> tuple[int, int]:
-    return out.metrics["files_scanned"], out.metrics["files_from_cache"]
+    return out.metrics.files_scanned, out.metrics.files_from_cache
 
 
 def assert_bit_identical(a, b) -> None:
@@ -90,8 +90,8 @@ def assert_bit_identical(a, b) -> None:
     assert (ea.alpha_, ea.chosen_alpha_, ea.alpha_1se_) == (eb.alpha_, eb.chosen_alpha_, eb.alpha_1se_)
     np.testing.assert_array_equal(ea.alphas_, eb.alphas_)
     np.testing.assert_array_equal(ea.mse_path_, eb.mse_path_)
-    assert (a.model["coef"], a.model["intercept"]) == (b.model["coef"], b.model["intercept"])
-    assert a.metrics["cv_mse"] == b.metrics["cv_mse"] and a.metrics["rows"] == b.metrics["rows"]
+    assert (a.model.fit["coef"], a.model.intercept) == (b.model.fit["coef"], b.model.intercept)
+    assert a.metrics.cv_mse == b.metrics.cv_mse and a.metrics.rows == b.metrics.rows
 
 
 def cache_entries(registry: Path, name: str = "m") -> list[Path]:
@@ -107,7 +107,7 @@ def entry_of(registry: Path, f: LakeFile, name: str = "m") -> Path:
 
 
 def fingerprint_paths(out) -> list[str]:
-    return [fp["path"] for fp in out.model["data"]["fingerprint"]]
+    return [fp["path"] for fp in out.model.data.fingerprint]
 
 
 # --------------------------------------------------------------------------- reading only what changed
@@ -132,14 +132,14 @@ def test_retrain_scans_only_new_changed_files_and_equals_a_full_refit(
 
     lines: list[str] = []
     first = fit(cached, address, lines.append)
-    assert counts(first) == (N_FILES, 0) and first.metrics["files"] == N_FILES
+    assert counts(first) == (N_FILES, 0) and first.metrics.files == N_FILES
     assert any(f"{N_FILES} file(s) scanned, 0 from the statistics cache" in s for s in lines)
     assert len(cache_entries(registry)) == N_FILES
 
     # a new file in a new day
     write_file(lake, rel("2026-11-11", 0), rng)
     added = fit(cached, address)
-    assert counts(added) == (1, N_FILES) and added.metrics["files"] == N_FILES + 1
+    assert counts(added) == (1, N_FILES) and added.metrics.files == N_FILES + 1
     check_against_full_refit(added)
 
     # an existing file rewritten with other rows: new size and mtime
@@ -213,8 +213,8 @@ def test_window_uses_the_last_days_and_slides_reading_only_the_new_day(
 
     first = fit(cfg, address)
     assert days_of(first) == DAYS[-3:] and counts(first) == (9, 0)
-    assert first.model["data"]["window"] == {"column": "day", "values": DAYS[-3:]}
-    assert first.model["data"]["pruned_files"] == N_FILES - 9
+    assert first.model.data.window == {"column": "day", "values": DAYS[-3:]}
+    assert first.model.data.pruned_files == N_FILES - 9
     win = Window(column="day", last=3)
     assert fingerprint_paths(first) == [f.path for f in open_lake(str(lake), window=win).files]
 
@@ -223,7 +223,7 @@ def test_window_uses_the_last_days_and_slides_reading_only_the_new_day(
         write_file(lake, rel(new_day, k), rng)
     slid = fit(cfg, address)
     assert days_of(slid) == [*DAYS[-2:], new_day] and counts(slid) == (3, 6)
-    assert slid.model["data"]["window"]["values"] == [*DAYS[-2:], new_day]
+    assert slid.model.data.window["values"] == [*DAYS[-2:], new_day]
     full = fit(config_dict(lake, registry, name="full", cache={"enabled": False}, **window), address)
     assert counts(full) == (9, 0)
     assert_bit_identical(slid, full)
@@ -282,18 +282,18 @@ def test_promotion_first_promoted_rejected_disabled_and_history(lake: Path, addr
     zero = config_dict(lake, registry, name="p", model={"alphas": [1e3]})  # an all-zero model
 
     first = fit(base, address)
-    p1 = first.metrics["promotion"]
+    p1 = first.metrics.promotion.to_json()
     assert p1["status"] == "first" and p1["champion"] is None and p1["champion_mse"] is None
-    assert first.model["promotion"] == p1
+    assert first.model.promotion == first.metrics.promotion
     assert latest_version(str(registry), "p") == first.ref.version
 
     lines: list[str] = []
     same = fit(base, address, lines.append)
-    p2 = same.metrics["promotion"]
+    p2 = same.metrics.promotion.to_json()
     assert p2["status"] == "promoted" and p2["champion"] == first.ref.version
     assert counts(same) == (0, N_FILES)
     # the same model on the same folds: the champion's error (in-sample) is a hair below the CV error
-    assert p2["challenger_mse"] == same.metrics["cv_mse"]
+    assert p2["challenger_mse"] == same.metrics.cv_mse
     assert p2["champion_mse"] <= p2["challenger_mse"] <= p2["champion_mse"] * (1 + p2["tolerance"])
     assert latest_version(str(registry), "p") == same.ref.version
     assert any(s.startswith("dreg: promoted: CV MSE") for s in lines)
@@ -302,7 +302,7 @@ def test_promotion_first_promoted_rejected_disabled_and_history(lake: Path, addr
         fit(zero, address)
     rejected = info.value.outcome
     assert not np.any(rejected.estimator.coef_)
-    p3 = rejected.metrics["promotion"]
+    p3 = rejected.metrics.promotion.to_json()
     assert p3["status"] == "rejected" and p3["champion"] == same.ref.version
     assert p3["challenger_mse"] > p3["champion_mse"] * (1 + p3["tolerance"])
     vdir = registry / "p" / rejected.ref.version
@@ -322,7 +322,7 @@ def test_promotion_first_promoted_rejected_disabled_and_history(lake: Path, addr
     # promotion disabled: the worse model becomes latest
     off = config_dict(lake, registry, name="p", model={"alphas": [1e3]}, output={"promotion": {"enabled": False}})
     forced = fit(off, address)
-    p5 = forced.metrics["promotion"]
+    p5 = forced.metrics.promotion.to_json()
     assert p5["status"] == "promoted" and "disabled" in p5["reason"]
     assert latest_version(str(registry), "p") == forced.ref.version
 
@@ -382,8 +382,8 @@ def write_champion(registry: Path, features: list[str], coef: list[float], inter
 def decide(registry: Path, stats, cv_mse: float, **promotion):
     cfg = parse(config_dict("unused-lake", registry, name="m", output={"promotion": promotion}))
     lines: list[str] = []
-    out = _promotion(cfg, stats, ["c", "a", "b"], {"cv_mse": cv_mse}, lines.append)
-    return out, lines
+    out = _promotion(cfg, stats, ["c", "a", "b"], cv_mse, lines.append)
+    return out.to_json(), lines
 
 
 def test_champion_error_is_its_mean_fold_mse_on_the_new_data(tmp_path: Path, fold_stats) -> None:
@@ -447,8 +447,7 @@ def test_a_retrain_on_identical_data_is_promoted_with_many_features(tmp_path: Pa
     model = {**estimator_to_dict(est), "features": features}
     write_version(str(tmp_path), "m", {"model.json": json.dumps(model), "metrics.json": "{}"})
     li = est.cv_result_.best_l1_index
-    i = int(np.flatnonzero(est.cv_result_.alphas[li] == est.chosen_alpha_)[0])
+    cv_mse = float(est.cv_result_.mse_mean[li][est.chosen_alpha_index_])
     cfg = parse(config_dict("unused-lake", tmp_path, name="m"))
-    metrics = {"cv_mse": float(est.cv_result_.mse_mean[li][i])}
-    decision = _promotion(cfg, block_stats(X, y, None, folds), features, metrics, lambda s: None)
-    assert decision["status"] == "promoted", decision["reason"]
+    decision = _promotion(cfg, block_stats(X, y, None, folds), features, cv_mse, lambda s: None)
+    assert decision.status == "promoted", decision.reason

@@ -150,13 +150,13 @@ def test_s3_fit_equals_local_fit_and_in_memory_fit(
     np.testing.assert_array_equal(out.estimator.coef_, local.estimator.coef_)
     assert_same_fit(out.estimator, local.estimator, rtol=1e-13)
     assert_same_fit(out.estimator, fit_in_memory(*read_in_memory(open_lake(str(local_lake)).files)))
-    assert out.metrics["rows"] == sum(n for _, n, _ in LAYOUT)
+    assert out.metrics.rows == sum(n for _, n, _ in LAYOUT)
 
 
 @pytest.mark.cluster
 def test_s3_fingerprint_has_etags(s3, s3_fit) -> None:
     _, out = s3_fit
-    fingerprint = out.model["data"]["fingerprint"]
+    fingerprint = out.model.data.fingerprint
     assert len(fingerprint) == len(LAYOUT)
     for fp, (rel, n, _) in zip(fingerprint, LAYOUT, strict=True):
         head = s3.head_object(Bucket=BUCKET, Key=f"lake/{rel}")
@@ -181,14 +181,14 @@ def test_s3_registry_layout_and_load_model(s3, s3_fit, storage_options: dict) ->
     model = json.loads(
         s3.get_object(Bucket=BUCKET, Key=f"registry/m/{v}/model.json")["Body"].read()
     )
-    assert model == json.loads(json.dumps(out.model))
+    assert model == json.loads(json.dumps(out.model.to_json()))
     assert list_versions(cfg.output.registry, "m", storage_options) == [v]
 
     ref, read, metrics = read_model(f"s3://{BUCKET}/registry/m", storage_options)
     assert (
         ref.version == v
         and read["coef"] == model["coef"]
-        and metrics["rows"] == out.metrics["rows"]
+        and metrics["rows"] == out.metrics.rows
     )
     loaded = load_model(f"s3://{BUCKET}/registry/m", storage_options)
     pinned = load_model(f"s3://{BUCKET}/registry/m/{v}", storage_options)
@@ -240,7 +240,7 @@ def test_predict_an_s3_lake(
     from dreg.job.registry import write_version
 
     _, out = s3_fit
-    write_version(str(tmp_path / "registry"), "m", {"model.json": json.dumps(out.model)})
+    write_version(str(tmp_path / "registry"), "m", {"model.json": json.dumps(out.model.to_json())})
     result = run_predict(
         f"{tmp_path}/registry/m",
         s3_lake,

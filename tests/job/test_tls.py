@@ -149,8 +149,8 @@ def test_fit_over_tls_equals_in_memory_fit(tls_cluster, tmp_path, rng):
     with Client(address, security=sec, timeout=30) as c:
         c.wait_for_workers(2, timeout=60)
     out = run_fit(cfg, log=lambda s: None, tty=False)
-    assert out.model["run"]["cluster"]["address"] == address
-    assert out.model["run"]["cluster"]["workers"] == 2
+    assert out.model.run.cluster["address"] == address
+    assert out.model.run.cluster["workers"] == 2
     from dreg.job.lake import open_lake
 
     ref = fit_in_memory(*read_in_memory(open_lake(str(lake)).files))

@@ -1,0 +1,344 @@
+"""The model record: what a registry version says, as typed values.
+
+One schema for ``model.json`` and ``metrics.json``: the pipeline builds a
+:class:`ModelRecord` and a :class:`MetricsRecord` and writes their
+``to_json()``; the registry, ``dreg show``, ``dreg history``, the promotion
+check and the report read them back with ``from_json()``.
+
+``model.json`` keeps one flat object, because other tools read its top-level
+keys (``features``, ``coef``, ``intercept``, ``alpha``, ...).  It has two halves:
+
+* the fitted estimator's state, written by
+  :func:`dreg.estimators.serialize.estimator_to_dict` and read back by
+  :func:`~dreg.estimators.serialize.estimator_from_dict`.  It stays in the
+  estimator layer because it is the estimators' own JSON form (usable without
+  the batch job); the record embeds it as :attr:`ModelRecord.fit` and gives
+  typed views of the keys the job reads (:attr:`~ModelRecord.coef`, ...);
+* the batch job's facts: name, version, data, rows, configuration, run,
+  promotion.
+
+Reading accepts every ``format_version`` up to
+:data:`dreg.estimators.serialize.FORMAT_VERSION`; keys this version does not
+know are kept in ``extra`` and written back unchanged.  JSON floats are exact:
+``json`` writes ``repr``, which round-trips float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["DataInfo", "FileAccount", "MetricsRecord", "ModelRecord", "Promotion", "RowsInfo", "RunInfo"]
+
+
+@dataclass(frozen=True)
+class FileAccount:
+    """What one lake file contributed: its identity and its rows read, used and dropped.
+
+    ``from_cache`` and ``cached`` are ``None`` until the statistics cache has
+    seen the file (read from the cache; read from the file and cached).
+    """
+
+    path: str
+    size: int | None
+    mtime: str | None
+    etag: str | None
+    rows: int
+    rows_used: int
+    rows_dropped: int
+    invalid: Mapping[str, int] = field(default_factory=dict)  # invalid values per column
+    from_cache: bool | None = None
+    cached: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The account as a JSON object (``from_cache``/``cached`` only when known)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["invalid"] = dict(self.invalid)
+        return {k: v for k, v in out.items() if v is not None or k not in ("from_cache", "cached")}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> FileAccount:
+        """The account of :meth:`to_json`; raises ``KeyError`` if a key is missing."""
+        return cls(
+            path=d["path"],
+            size=d["size"],
+            mtime=d["mtime"],
+            etag=d["etag"],
+            rows=int(d["rows"]),
+            rows_used=int(d["rows_used"]),
+            rows_dropped=int(d["rows_dropped"]),
+            invalid=dict(d["invalid"]),
+            from_cache=d.get("from_cache"),
+            cached=d.get("cached"),
+        )
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The file's entry in ``model.json``'s ``data.fingerprint``."""
+        return {"path": self.path, "size": self.size, "mtime": self.mtime, "etag": self.etag, "rows": self.rows}
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The champion/challenger decision (``status``: ``first``, ``promoted`` or ``rejected``)."""
+
+    challenger_mse: float
+    tolerance: float
+    champion: str | None
+    champion_mse: float | None
+    status: str
+    reason: str
+
+    @property
+    def promoted(self) -> bool:
+        """Whether ``latest`` moves to the new version."""
+        return self.status != "rejected"
+
+    def to_json(self) -> dict[str, Any]:
+        """The decision as a JSON object."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Promotion:
+        """The decision of :meth:`to_json` (a missing ``status`` reads as ``promoted``)."""
+        return cls(
+            challenger_mse=d.get("challenger_mse"),
+            tolerance=d.get("tolerance"),
+            champion=d.get("champion"),
+            champion_mse=d.get("champion_mse"),
+            status=d.get("status", "promoted"),
+            reason=d.get("reason", ""),
+        )
+
+
+def _known(cls: type, d: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``d`` split into the fields of ``cls`` (missing ones ``None``) and the other keys."""
+    names = [f.name for f in fields(cls) if f.name != "extra"]
+    return {n: d.get(n) for n in names}, {k: v for k, v in d.items() if k not in names}
+
+
+@dataclass(frozen=True)
+class MetricsRecord:
+    """``metrics.json``: the chosen model's cross-validated error and the run's counts.
+
+    Every field may be ``None`` in a file written by hand; the pipeline writes
+    them all (``cv_r2`` is ``None`` when the target is constant).
+    """
+
+    alpha: float | None
+    alpha_min: float | None
+    alpha_1se: float | None
+    l1_ratio: float | None
+    cv_mse: float | None
+    cv_mse_se: float | None
+    cv_mse_min: float | None
+    train_mse: float | None
+    cv_r2: float | None
+    n_nonzero: int | None
+    rows: int | None
+    rows_dropped: int | None
+    files: int | None
+    files_scanned: int | None
+    files_from_cache: int | None
+    seconds: float | None
+    data_pass_seconds: float | None
+    promotion: Promotion | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """``metrics.json`` as a JSON object, in the order the pipeline writes it."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("promotion", "extra")}
+        if self.promotion is not None:
+            out["promotion"] = self.promotion.to_json()
+        return {**out, **self.extra}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> MetricsRecord:
+        """The record of a ``metrics.json`` object; unknown keys go to ``extra``."""
+        known, extra = _known(cls, d)
+        promotion = known.pop("promotion")
+        return cls(**known, promotion=Promotion.from_json(promotion) if promotion else None, extra=extra)
+
+
+@dataclass(frozen=True)
+class RowsInfo:
+    """Rows of the lake that the model was fitted on."""
+
+    used: int
+    dropped: int
+    weight_sum: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"used": self.used, "dropped": self.dropped, "weight_sum": self.weight_sum}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> RowsInfo:
+        return cls(used=d.get("used"), dropped=d.get("dropped", 0), weight_sum=d.get("weight_sum"))
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """The lake as it was read: path, file counts, time window and per-file fingerprint."""
+
+    path: str
+    files: int
+    pruned_files: int
+    window: Mapping[str, Any] | None  # {"column": ..., "values": [...]} or None
+    fingerprint: tuple[Mapping[str, Any], ...]  # FileAccount.fingerprint() of each file
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "files": self.files,
+            "pruned_files": self.pruned_files,
+            "window": None if self.window is None else dict(self.window),
+            "fingerprint": [dict(f) for f in self.fingerprint],
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> DataInfo:
+        return cls(
+            path=d.get("path"),
+            files=d.get("files"),
+            pruned_files=d.get("pruned_files"),
+            window=d.get("window"),
+            fingerprint=tuple(d.get("fingerprint") or ()),
+        )
+
+    @property
+    def window_text(self) -> str:
+        """``column=first..last`` of the time window, ``all`` without one."""
+        window = self.window or {}
+        values = window.get("values") or []
+        return f"{window.get('column')}={values[0]}..{values[-1]}" if values else "all"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """When and where the fit ran."""
+
+    started: str
+    finished: str
+    seconds: float
+    data_pass_seconds: float
+    cluster: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"cluster": dict(self.cluster)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> RunInfo:
+        return cls(**{f.name: d.get(f.name) for f in fields(cls)})
+
+
+# the batch job's top-level keys of model.json, in the order written, with their readers
+_JOB_PARTS: dict[str, Any] = {
+    "name": None,
+    "version": None,
+    "created": None,
+    "target": None,
+    "weight": None,
+    "rows": RowsInfo,
+    "data": DataInfo,
+    "config": None,
+    "versions": None,
+    "run": RunInfo,
+    "promotion": Promotion,
+}
+# the estimator's top-level keys (dreg.estimators.serialize.estimator_to_dict)
+_FIT_KEYS = (
+    "format",
+    "format_version",
+    "estimator",
+    "penalty",
+    "params",
+    "features",
+    "coef",
+    "intercept",
+    "n_iter",
+    "alpha",
+    "alpha_min",
+    "alpha_1se",
+    "chosen_alpha_index",
+    "l1_ratio",
+    "selection",
+    "n_folds",
+    "path",
+    "fold_coef",
+)
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """``model.json``: the fitted estimator's state plus the batch job's facts.
+
+    A file written by :func:`dreg.estimators.serialize.estimator_to_dict`
+    alone (no batch job) has ``None`` for every job field; ``to_json`` then
+    writes only the keys that file had.
+    """
+
+    fit: Mapping[str, Any]  # the estimator's state: estimator_to_dict() output
+    name: str | None = None
+    version: str | None = None
+    created: str | None = None
+    target: str | None = None
+    weight: str | None = None
+    rows: RowsInfo | None = None
+    data: DataInfo | None = None
+    config: Mapping[str, Any] | None = None
+    versions: Mapping[str, str] | None = None
+    run: RunInfo | None = None
+    promotion: Promotion | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # keys this version does not know
+
+    # -- typed views of the estimator's state
+    @property
+    def features(self) -> list[str]:
+        return list(self.fit["features"])
+
+    @property
+    def coef(self) -> NDArray[np.float64]:
+        """``ndarray of shape (n_features,)``: the coefficients on the original scale."""
+        return np.asarray(self.fit["coef"], dtype=np.float64)
+
+    @property
+    def intercept(self) -> float:
+        return float(self.fit["intercept"])
+
+    @property
+    def alpha(self) -> float:
+        """The alpha the model uses."""
+        return float(self.fit["alpha"])
+
+    @property
+    def l1_ratio(self) -> float | None:
+        return self.fit.get("l1_ratio")
+
+    @property
+    def estimator(self) -> str:
+        """The estimator's class name (``LassoCV``, ...)."""
+        return self.fit["estimator"]
+
+    def to_json(self) -> dict[str, Any]:
+        """``model.json`` as one flat JSON object: the estimator's keys, then the job's."""
+        out = dict(self.fit)
+        for key in _JOB_PARTS:
+            value = getattr(self, key)
+            if value is None and not (key == "weight" and self.target is not None):
+                continue  # absent in the file read (weight: null accompanies target)
+            out[key] = value.to_json() if hasattr(value, "to_json") else value
+        return {**out, **self.extra}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> ModelRecord:
+        """The record of a ``model.json`` object of any format version."""
+        job = {}
+        for key, part in _JOB_PARTS.items():
+            value = d.get(key)
+            job[key] = part.from_json(value) if part is not None and isinstance(value, Mapping) else value
+        fit = {k: d[k] for k in _FIT_KEYS if k in d}
+        extra = {k: v for k, v in d.items() if k not in fit and k not in _JOB_PARTS}
+        return cls(fit=fit, extra=extra, **job)
