@@ -66,6 +66,7 @@ def run_size(p: int, folds_k: int, n_alphas: int, reps: int, warmup: bool = True
     import dreg
     from dreg.core.cv import cross_validate
     from dreg.core.path import alpha_grid, enet_path
+    from dreg.core.penalty import Penalty
     from dreg.core.problem import make_problem
     from dreg.core.stats import block_stats, collapse, leave_one_out
 
@@ -78,18 +79,16 @@ def run_size(p: int, folds_k: int, n_alphas: int, reps: int, warmup: bool = True
     def run_dreg(n_jobs=None):
         return cross_validate(
             stats,
+            Penalty.broadcast(L1_RATIOS[0], pf, lo, hi),
             l1_ratios=L1_RATIOS,
             alphas=n_alphas,
-            penalty_factor=pf,
-            lower=lo,
-            upper=hi,
             standardize=False,
             n_jobs=n_jobs,
         )
 
     # the grids, exactly as cross_validate builds them; a warm-up run (numba JIT) if asked
     full = make_problem(collapse(stats), True, False)
-    grids = np.stack([alpha_grid(full, lr, pf, lo, hi, n_alphas, None) for lr in L1_RATIOS])
+    grids = np.stack([alpha_grid(full, Penalty.broadcast(lr, pf, lo, hi), n_alphas, None) for lr in L1_RATIOS])
     if warmup:
         t0 = time.perf_counter()
         run_dreg()
@@ -155,8 +154,8 @@ def run_size(p: int, folds_k: int, n_alphas: int, reps: int, warmup: bool = True
             )
             _, sk_d, _ = sk_enet_path(Xc, yc, l1_ratio=r, alphas=grids[li], precompute=G, Xy=Xy)
         sk_c, sk_d = sk_c.T, sk_d.T  # (n_alphas, p)
-        d_def = enet_path(prob0, grids[li], r, pf, lo, hi).coef
-        d_tight = enet_path(prob0, grids[li], r, pf, lo, hi, tol=TIGHT, max_iter=100_000).coef
+        d_def = enet_path(prob0, grids[li], Penalty.broadcast(r, pf, lo, hi)).coef
+        d_tight = enet_path(prob0, grids[li], Penalty.broadcast(r, pf, lo, hi), tol=TIGHT, max_iter=100_000).coef
         acc.append((r, rel_diff(d_def, sk_c), rel_diff(d_tight, sk_c), rel_diff(sk_d, sk_c)))
     return {
         "p": p,

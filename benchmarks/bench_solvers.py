@@ -66,6 +66,7 @@ def main() -> None:
     args = ap.parse_args()
     from sklearn.linear_model import enet_path as sk_enet_path
 
+    from dreg.core.penalty import Penalty
     from dreg.core.solvers import admm_path, cd_path
 
     sizes = (20, 100) if args.quick else (20, 100, 500)
@@ -78,12 +79,12 @@ def main() -> None:
         for rho in (0.0, 0.8):
             pr, ones, inf, alpha_grid, X, y = problem(p, rho)
             for l1 in (1.0, 0.5, 0.1):
-                alphas = alpha_grid(pr, l1, ones, -inf, inf, 100)
+                alphas = alpha_grid(pr, Penalty.broadcast(l1, ones, -inf, inf), 100)
                 t_cd, cd = timed(
-                    lambda: cd_path(pr.Q, pr.q, alphas, l1, ones, -inf, inf, yy=pr.yy, tol=1e-7), args.reps
+                    lambda: cd_path(pr.Q, pr.q, alphas, Penalty.broadcast(l1, ones, -inf, inf), yy=pr.yy, tol=1e-7), args.reps
                 )
                 t_ad, ad = timed(
-                    lambda: admm_path(pr.Q, pr.q, alphas, l1, ones, -inf, inf, yy=pr.yy, tol=1e-7), args.reps
+                    lambda: admm_path(pr.Q, pr.q, alphas, Penalty.broadcast(l1, ones, -inf, inf), yy=pr.yy, tol=1e-7), args.reps
                 )
                 diff = float(np.max(np.abs(cd.coef - ad.coef)))
                 # scikit-learn on the same standardized problem: Gram = n Q, Xy = n q

@@ -3,7 +3,7 @@
 For each fold ``k`` the training statistics are the merge of every other
 fold's statistics (:func:`dreg.core.stats.leave_one_out`), the path is solved on
 them, and the held-out error of every alpha comes from fold ``k``'s own
-statistics (:func:`dreg.core.problem.mse_from_stats`).  The data are never read
+statistics (the datafit's held-out loss, :mod:`dreg.core.datafit`).  The data are never read
 again.
 
 Pure numpy/scipy: no Dask import.
@@ -11,15 +11,18 @@ Pure numpy/scipy: no Dask import.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from dreg.core.path import alpha_grid, blas_threads, enet_path, single_blas_thread
-from dreg.core.problem import make_problem, mse_from_stats
+from dreg.core._util import blas_threads, n_threads, single_blas_thread
+from dreg.core.datafit import SquaredError
+from dreg.core.path import alpha_grid, enet_path
+from dreg.core.penalty import Penalty
+from dreg.core.problem import GramProblem
 from dreg.core.stats import SufficientStats, collapse, leave_one_out
 
 __all__ = ["CVResult", "cross_validate", "select_alpha"]
@@ -98,66 +101,14 @@ def select_alpha(mse_mean: FloatArray, mse_se: FloatArray) -> tuple[int, int, in
     return int(li), int(ai), int(within.min())
 
 
-def _n_threads(n_jobs: int | None) -> int:
-    """Threads for ``n_jobs`` (``None`` or ``-1``: every CPU this process may use).
-
-    Each fold path is one compiled ``nogil`` call, so threads help at every
-    size (measured, 10 folds x 3 l1_ratios x 100 alphas, 2 cores: p=60 1.45x,
-    p=150 1.7x, p=20 neutral).
-    """
-    if n_jobs is None or n_jobs == -1:
-        try:
-            return max(len(os.sched_getaffinity(0)), 1)
-        except AttributeError:  # pragma: no cover - not on Linux
-            return max(os.cpu_count() or 1, 1)
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
-        raise ValueError(f"n_jobs must be a positive integer, -1 or None, got {n_jobs!r}")
-    return int(n_jobs)
-
-
-def cross_validate(
-    stats: SufficientStats,
-    *,
-    l1_ratios: ArrayLike,
-    alphas: int | ArrayLike = 100,
-    eps: float | None = None,
-    fit_intercept: bool = True,
-    standardize: bool = True,
-    penalty_factor: FloatArray,
-    lower: FloatArray,
-    upper: FloatArray,
-    solver: str = "auto",
-    tol: float = 1e-7,
-    max_iter: int = 10_000,
-    n_jobs: int | None = None,
-) -> CVResult:
-    """Cross-validate the elastic-net path on per-fold statistics.
-
-    Parameters
-    ----------
-    stats : SufficientStats
-        One label per fold; label ``-1`` (rows never held out) is only ever
-        part of the training statistics.
-    l1_ratios : array-like of float in [0, 1]
-    alphas : int or array-like
-        Number of alphas of the automatic grid (computed on all rows, per
-        l1_ratio, see :func:`dreg.core.path.alpha_grid`), or an explicit grid
-        shared by every l1_ratio.
-    n_jobs : int or None, default None
-        Threads solving the ``n_l1_ratios x n_folds`` paths concurrently (each
-        path is one compiled call that releases the GIL).  ``None`` or ``-1``
-        uses every CPU available to the process.  The results do not depend
-        on it: each path is solved by one thread from the same starting point.
-    Other parameters are those of :func:`dreg.core.path.enet_path`.
-    """
-    l1_ratios = np.atleast_1d(np.asarray(l1_ratios, dtype=np.float64))
+def _check_folds(stats: SufficientStats) -> NDArray[np.int64]:
+    """The held-out fold labels (``>= 0``), after checking that CV can run on them."""
     folds = stats.labels[stats.labels >= 0]
-    K = folds.size
     n_samples = int(stats.count.sum())
     if not float(stats.weight_sum.sum()) > 0:
         raise ValueError("all sample weights are zero: nothing to fit")
-    if K < 2:
-        raise ValueError(f"cross-validation needs at least 2 folds, got {K} (n_samples={n_samples})")
+    if folds.size < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, got {folds.size} (n_samples={n_samples})")
     counts = stats.count[np.searchsorted(stats.labels, folds)]
     small = folds[counts < 2]
     if small.size:
@@ -165,43 +116,22 @@ def cross_validate(
             f"fold(s) {small.tolist()} have fewer than 2 rows with positive weight (n_samples={n_samples}) "
             f"(rows per fold: {dict(zip(folds.tolist(), counts.tolist(), strict=True))})"
         )
-    full = make_problem(collapse(stats), fit_intercept, standardize)
+    return folds
+
+
+def _grids(
+    full: GramProblem, penalties: list[Penalty], alphas: int | ArrayLike, eps: float | None
+) -> FloatArray:
+    """The alpha grid of each l1_ratio, shape (n_l1_ratios, n_alphas)."""
     if np.ndim(alphas) == 0:
-        grids = np.stack([alpha_grid(full, lr, penalty_factor, lower, upper, int(alphas), eps) for lr in l1_ratios])
-    else:
-        grid = np.sort(np.asarray(alphas, dtype=np.float64))[::-1]
-        grids = np.tile(grid, (l1_ratios.size, 1))
-    A = grids.shape[1]
-    L = l1_ratios.size
-    p = stats.n_features
-    train_sets = leave_one_out(stats, folds)
-    problems = [make_problem(s, fit_intercept, standardize) for s in train_sets]
-    held = [stats.select(int(f)) for f in folds]
-    mse = np.zeros((L, A, K))
-    train_mse = np.zeros((L, A, K))
-    n_iter = np.zeros((L, K), dtype=np.int64)
-    fold_coefs = np.zeros((L, A, K, p))
+        return np.stack([alpha_grid(full, pen, int(alphas), eps) for pen in penalties])
+    grid = np.sort(np.asarray(alphas, dtype=np.float64))[::-1]
+    return np.tile(grid, (len(penalties), 1))
 
-    def solve(task: tuple[int, int]) -> None:
-        li, k = task
-        res = enet_path(
-            problems[k],
-            grids[li],
-            float(l1_ratios[li]),
-            penalty_factor,
-            lower,
-            upper,
-            solver=solver,
-            tol=tol,
-            max_iter=max_iter,
-        )
-        mse[li, :, k] = mse_from_stats(held[k], res.coef, res.intercept)
-        train_mse[li, :, k] = mse_from_stats(train_sets[k], res.coef, res.intercept)
-        n_iter[li, k] = int(res.n_iter.sum())
-        fold_coefs[li, :, k, :] = res.coef
 
-    tasks = [(li, k) for li in range(L) for k in range(K)]
-    threads = min(_n_threads(n_jobs), len(tasks))
+def _run(solve: Callable[[tuple[int, int]], None], tasks: list[tuple[int, int]], n_jobs: int | None, p: int) -> None:
+    """``solve`` every task, on threads when there are several CPUs and tasks."""
+    threads = min(n_threads(n_jobs), len(tasks))
     if threads <= 1:
         with blas_threads(p):
             for task in tasks:
@@ -212,6 +142,97 @@ def cross_validate(
         with single_blas_thread(), ThreadPoolExecutor(threads, thread_name_prefix="dreg-cv") as pool:
             for _ in pool.map(solve, tasks):
                 pass
+
+
+def cross_validate(
+    stats: SufficientStats,
+    penalty: Penalty,
+    *,
+    l1_ratios: ArrayLike | None = None,
+    alphas: int | ArrayLike = 100,
+    eps: float | None = None,
+    fit_intercept: bool = True,
+    standardize: bool = True,
+    datafit: SquaredError | None = None,
+    solver: str = "auto",
+    tol: float = 1e-7,
+    max_iter: int = 10_000,
+    n_jobs: int | None = None,
+) -> CVResult:
+    """Cross-validate the elastic-net path on per-fold statistics.
+
+    For each l1_ratio ``r`` and held-out fold ``k``, solves the path of
+    :func:`dreg.core.path.enet_path` on the statistics of every other fold,
+    i.e. minimises for each ``alpha``::
+
+        1/(2W_k) sum_{i not in k} w_i (y_i - b - x_i^T beta)^2
+            + alpha sum_j pf_j (r |beta_j s_j| + (1 - r)/2 (beta_j s_j)^2)
+
+    (``s``: the training rows' feature scale, or ones), and scores it on fold
+    ``k``'s own statistics.
+
+    Parameters
+    ----------
+    stats : SufficientStats
+        One label per fold; label ``-1`` (rows never held out) is only ever
+        part of the training statistics.
+    penalty : Penalty
+        Penalty factors and bounds (original scale), shape (n_features,).
+    l1_ratios : array-like of float in [0, 1], optional
+        Mixes to cross-validate; default ``[penalty.l1_ratio]``.
+    alphas : int or array-like, default 100
+        Number of alphas of the automatic grid (computed on all rows, per
+        l1_ratio, see :func:`dreg.core.path.alpha_grid`), or an explicit grid
+        shared by every l1_ratio (sorted decreasing here).
+    eps : float, optional
+        ``alpha_min / alpha_max`` of the automatic grid (default: see
+        :func:`dreg.core.path.alpha_grid`).
+    fit_intercept, standardize : bool, default True
+        How each row set's problem is built (:func:`dreg.core.problem.make_problem`).
+    datafit : SquaredError, optional
+        The loss: builds each problem and scores each held-out fold
+        (default ``SquaredError()``).
+    solver, tol, max_iter
+        As in :func:`dreg.core.path.enet_path`.
+    n_jobs : int or None, default None
+        Threads solving the ``n_l1_ratios x n_folds`` paths concurrently (each
+        path is one compiled call that releases the GIL).  ``None`` or ``-1``
+        uses every CPU available to the process.  The results do not depend
+        on it: each path is solved by one thread from the same starting point.
+
+    Returns
+    -------
+    CVResult
+        Errors of shape (n_l1_ratios, n_alphas, n_folds) and the selection.
+    """
+    datafit = SquaredError() if datafit is None else datafit
+    ratios = [penalty.l1_ratio] if l1_ratios is None else l1_ratios
+    l1_ratios = np.atleast_1d(np.asarray(ratios, dtype=np.float64))
+    penalties = [penalty.with_l1_ratio(float(r)) for r in l1_ratios]
+    folds = _check_folds(stats)
+    K = folds.size
+    full = datafit.problem(collapse(stats), fit_intercept, standardize)
+    grids = _grids(full, penalties, alphas, eps)
+    A = grids.shape[1]
+    L = l1_ratios.size
+    p = stats.n_features
+    train_sets = leave_one_out(stats, folds)
+    problems = [datafit.problem(s, fit_intercept, standardize) for s in train_sets]
+    held = [stats.select(int(f)) for f in folds]
+    mse = np.zeros((L, A, K))
+    train_mse = np.zeros((L, A, K))
+    n_iter = np.zeros((L, K), dtype=np.int64)
+    fold_coefs = np.zeros((L, A, K, p))
+
+    def solve(task: tuple[int, int]) -> None:
+        li, k = task
+        res = enet_path(problems[k], grids[li], penalties[li], solver=solver, tol=tol, max_iter=max_iter)
+        mse[li, :, k] = datafit.held_out_loss(held[k], res.coef, res.intercept)
+        train_mse[li, :, k] = datafit.held_out_loss(train_sets[k], res.coef, res.intercept)
+        n_iter[li, k] = int(res.n_iter.sum())
+        fold_coefs[li, :, k, :] = res.coef
+
+    _run(solve, [(li, k) for li in range(L) for k in range(K)], n_jobs, p)
     mean = mse.mean(axis=-1)
     se = mse.std(axis=-1, ddof=1) / np.sqrt(K)
     li, ai, a1 = select_alpha(mean, se)

@@ -28,12 +28,13 @@ readers, :func:`column_block_stats`, with an interpreted fallback): no Dask impo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from dreg.core._util import count_nonfinite, integer_labels, numba_jit
 
 __all__ = [
     "SufficientStats",
@@ -294,12 +295,10 @@ def block_stats(
         fold = np.asarray(fold)
         if fold.shape != (n,):
             raise ValueError(f"fold must have shape ({n},), got {fold.shape}")
-        if fold.dtype.kind not in "biu":
-            if fold.dtype.kind == "f" and np.all(np.isfinite(fold)) and np.all(fold == np.round(fold)):
-                fold = fold.astype(np.int64)
-            else:
-                raise ValueError(f"fold labels must be integers, got dtype {fold.dtype}")
-        fold = fold.astype(np.int64, copy=False)
+        labels_int = fold.astype(np.int64) if fold.dtype.kind == "b" else integer_labels(fold)
+        if labels_int is None:
+            raise ValueError(f"fold labels must be integers, got dtype {fold.dtype}")
+        fold = labels_int
         order = np.argsort(fold, kind="stable")
         sorted_fold = fold[order]
         labels, starts = np.unique(sorted_fold, return_index=True)
@@ -313,12 +312,12 @@ def block_stats(
     with np.errstate(invalid="ignore", over="ignore"):
         colsum = X.sum(axis=0, dtype=np.float64) if n else np.zeros(p)
         if not np.all(np.isfinite(colsum)):
-            nonfinite_x = np.count_nonzero(~np.isfinite(X), axis=0).astype(np.int64)
+            nonfinite_x = count_nonfinite(X, axis=0)
         if n and not np.isfinite(y.sum(dtype=np.float64)):
-            nonfinite_y = int(np.count_nonzero(~np.isfinite(y)))
+            nonfinite_y = count_nonfinite(y)
         if w is not None and n:
             if not np.isfinite(w.sum()):
-                nonfinite_w = int(np.count_nonzero(~np.isfinite(w)))
+                nonfinite_w = count_nonfinite(w)
             negative_w = int(np.count_nonzero(w < 0))
 
     bad = np.any(nonfinite_x) or nonfinite_y or nonfinite_w or negative_w
@@ -465,17 +464,12 @@ def _shift_into_numpy(col, codes, dest, ws, shift, out, j, sums):
     out[dest, j] = v
 
 
-_NUMBA = False
-if os.environ.get("DREG_DISABLE_NUMBA", "") not in ("1", "true", "yes"):
-    try:
-        import numba
-
-        _positions = numba.njit(cache=True, nogil=True)(_positions)
-        _shift_into = numba.njit(cache=True, nogil=True)(_shift_into)
-        _NUMBA = True
-    except ImportError:  # pragma: no cover - numba is a dependency, but keep working without it
-        pass
-if not _NUMBA:
+_jit = numba_jit()
+_NUMBA = _jit is not None
+if _NUMBA:
+    _positions = _jit(_positions)
+    _shift_into = _jit(_shift_into)
+else:
     _positions = _positions_numpy
     _shift_into = _shift_into_numpy
 

@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from dreg._frames import numeric_frame_to_numpy
+from dreg.core._util import available_cpus, integer_labels, single_blas_thread
 from dreg.core.folds import FoldSpec
 from dreg.core.stats import SufficientStats, block_stats, empty_stats, merge_all
 
@@ -114,11 +115,10 @@ def to_numpy_1d(v: ArrayLike, name: str, n: int | None = None) -> np.ndarray:
 
 
 def _check_folds(folds: np.ndarray) -> np.ndarray:
-    if folds.dtype.kind in "iu":
-        return folds.astype(np.int64)
-    if folds.dtype.kind == "f" and np.all(np.isfinite(folds)) and np.all(folds == np.round(folds)):
-        return folds.astype(np.int64)
-    raise ValueError(f"folds must hold integer fold labels, got dtype {folds.dtype}")
+    labels = integer_labels(folds)
+    if labels is None:
+        raise ValueError(f"folds must hold integer fold labels, got dtype {folds.dtype}")
+    return labels
 
 
 def _map_blocks(fn, starts: list[int]) -> list[SufficientStats]:
@@ -130,18 +130,12 @@ def _map_blocks(fn, starts: list[int]) -> list[SufficientStats]:
     10-20x slower Grams measured on a busy 2-core box).  Merging in block
     order keeps the result independent of the thread count.
     """
-    import os
-
-    n_threads = min(len(starts), os.cpu_count() or 1)
+    n_threads = min(len(starts), available_cpus())
     if n_threads <= 1:
         return [fn(s) for s in starts]
     from concurrent.futures import ThreadPoolExecutor
 
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - comes with scikit-learn
-        return [fn(s) for s in starts]
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(n_threads) as pool:
+    with single_blas_thread(), ThreadPoolExecutor(n_threads) as pool:
         return list(pool.map(fn, starts))
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from dreg.estimators._validation import check_param
 from dreg.job.errors import ConfigError
 
 __all__ = ["Config", "ConfigError", "load_config", "parse_config"]
@@ -101,45 +102,44 @@ class DataConfig(_Strict):
         return self
 
 
-PositiveInt = Annotated[int, Field(ge=1)]
-
-
 class ModelConfig(_Strict):
+    """The estimator's parameters.  Their value rules are the estimators' own
+    (:data:`dreg.estimators._validation.PARAMETER_CONSTRAINTS`), applied to
+    every field below but ``penalty``; the types only parse the YAML."""
+
     penalty: Literal["ridge", "lasso", "elasticnet"] = "ridge"
     l1_ratio: float | list[float] | None = None
-    alphas: PositiveInt | list[Annotated[float, Field(ge=0)]] = 100
-    eps: Annotated[float, Field(gt=0, lt=1)] | None = None
-    cv: Annotated[int, Field(ge=2)] = 5
-    selection: Literal["min", "1se"] = "min"
+    alphas: int | list[float] = 100
+    eps: float | None = None
+    cv: int = 5
+    selection: str = "min"
     standardize: bool = True
     fit_intercept: bool = True
-    solver: Literal["auto", "cd", "admm"] = "auto"
-    random_state: Annotated[int, Field(ge=0)] = 0
-    tol: Annotated[float, Field(gt=0)] = 1e-7
-    max_iter: PositiveInt = 10_000
+    solver: str = "auto"
+    random_state: int = 0
+    tol: float = 1e-7
+    max_iter: int = 10_000
     # coordinator threads for the fold paths (null or -1: every CPU)
-    n_jobs: Annotated[int, Field(ge=-1)] | None = None
-    penalty_factor: dict[str, Annotated[float, Field(ge=0)]] | None = None
+    n_jobs: int | None = None
+    penalty_factor: dict[str, float] | None = None
     positive: bool = False
     lower_bounds: float | dict[str, float] | None = None
     upper_bounds: float | dict[str, float] | None = None
 
-    @model_validator(mode="after")
-    def _n_jobs_not_zero(self) -> ModelConfig:
-        if self.n_jobs == 0:
-            raise ValueError("n_jobs must be a positive number of threads, -1 (every CPU) or null, not 0")
-        return self
+    @field_validator(
+        "l1_ratio", "alphas", "eps", "cv", "selection", "standardize", "fit_intercept", "solver", "random_state",
+        "tol", "max_iter", "n_jobs", "penalty_factor", "positive", "lower_bounds", "upper_bounds",
+    )  # fmt: skip
+    @classmethod
+    def _shared_constraints(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name == "l1_ratio":
+            return None if value is None else check_param("l1_ratio", value, "l1_ratios")
+        return check_param(info.field_name, value)
 
     @model_validator(mode="after")
     def _l1_ratio_fits_penalty(self) -> ModelConfig:
         if self.penalty != "elasticnet" and self.l1_ratio is not None:
             raise ValueError(f"l1_ratio is only used with penalty: elasticnet (penalty is {self.penalty!r})")
-        ratios = self.l1_ratio if isinstance(self.l1_ratio, list) else [self.l1_ratio]
-        for r in ratios:
-            if r is not None and not 0.0 <= r <= 1.0:
-                raise ValueError(f"l1_ratio values must be in [0, 1], got {r}")
-        if isinstance(self.l1_ratio, list) and not self.l1_ratio:
-            raise ValueError("l1_ratio list must not be empty")
         return self
 
 

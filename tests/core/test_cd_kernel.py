@@ -18,6 +18,7 @@ import pytest
 SCRIPT = r"""
 import json, sys
 import numpy as np
+from dreg.core.penalty import Penalty
 from dreg.core.solvers import cd as cdmod
 from dreg.core.solvers import kkt_violation
 
@@ -37,7 +38,7 @@ pf[0] = 0.0  # one unpenalized feature
 alphas = np.geomspace(1.0, 1e-3, 30)
 out = {"numba": cdmod._NUMBA}
 for l1_ratio in (1.0, 0.5):
-    sol = cdmod.cd_path(Q, q, alphas, l1_ratio, pf, lower, upper, yy=yy)
+    sol = cdmod.cd_path(Q, q, alphas, Penalty(l1_ratio, pf, lower, upper), yy=yy)
     viol = [
         float(kkt_violation(Q, q, b, a * l1_ratio * pf, a * (1 - l1_ratio) * pf, lower, upper).max())
         for a, b in zip(alphas, sol.coef)
@@ -101,9 +102,10 @@ def _spy_dtypes(monkeypatch, cdmod):
 
 
 def _path(cdmod, Q, q, yy, l1_ratio, alphas, pf, lower, upper):
+    from dreg.core.penalty import Penalty
     from dreg.core.solvers import kkt_violation
 
-    sol = cdmod.cd_path(Q, q, alphas, l1_ratio, pf, lower, upper, yy=yy)
+    sol = cdmod.cd_path(Q, q, alphas, Penalty.broadcast(l1_ratio, pf, lower, upper), yy=yy)
     viol = np.array(
         [
             kkt_violation(Q, q, b, a * l1_ratio * pf, a * (1 - l1_ratio) * pf, lower, upper).max()

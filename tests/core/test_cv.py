@@ -7,6 +7,7 @@ import pytest
 
 from dreg.core.cv import cross_validate, select_alpha
 from dreg.core.path import enet_path
+from dreg.core.penalty import Penalty
 from dreg.core.problem import make_problem
 from dreg.core.stats import block_stats
 
@@ -21,12 +22,8 @@ def data(rng):
     return X, y, w, folds
 
 
-def unbounded(p):
-    return {
-        "penalty_factor": np.ones(p),
-        "lower": np.full(p, -np.inf),
-        "upper": np.full(p, np.inf),
-    }
+def unbounded(p, l1_ratio=1.0):
+    return Penalty.make(p, l1_ratio)
 
 
 @pytest.mark.parametrize("standardize", [True, False])
@@ -36,7 +33,7 @@ def test_cross_validate_equals_fitting_each_fold_on_its_rows(data, standardize):
     stats = block_stats(X, y, w, folds)
     alphas = np.geomspace(1.0, 1e-3, 7)
     res = cross_validate(
-        stats, l1_ratios=[0.5, 1.0], alphas=alphas, standardize=standardize, **unbounded(p)
+        stats, l1_ratios=[0.5, 1.0], alphas=alphas, standardize=standardize, penalty=unbounded(p)
     )
     assert res.fold_labels.tolist() == [0, 1, 2, 3]
     assert res.mse_path.shape == res.train_mse_path.shape == (2, 7, 4)
@@ -46,7 +43,7 @@ def test_cross_validate_equals_fitting_each_fold_on_its_rows(data, standardize):
         for k in range(4):
             tr, te = folds != k, folds == k
             prob = make_problem(block_stats(X[tr], y[tr], w[tr]), True, standardize)
-            path = enet_path(prob, alphas, l1, **unbounded(p))
+            path = enet_path(prob, alphas, unbounded(p, l1))
             pred_te = X[te] @ path.coef.T + path.intercept
             pred_tr = X[tr] @ path.coef.T + path.intercept
             mse = np.average((y[te][:, None] - pred_te) ** 2, weights=w[te], axis=0)
@@ -64,7 +61,7 @@ def test_cross_validate_equals_fitting_each_fold_on_its_rows(data, standardize):
 def test_automatic_grid_per_l1_ratio(data):
     X, y, w, folds = data
     stats = block_stats(X, y, w, folds)
-    res = cross_validate(stats, l1_ratios=[0.25, 1.0], alphas=10, **unbounded(X.shape[1]))
+    res = cross_validate(stats, l1_ratios=[0.25, 1.0], alphas=10, penalty=unbounded(X.shape[1]))
     # alpha_max scales as 1 / l1_ratio
     assert res.alphas[0, 0] == pytest.approx(4.0 * res.alphas[1, 0], rel=1e-12)
     assert np.all(np.diff(res.alphas, axis=1) < 0)
@@ -73,7 +70,7 @@ def test_automatic_grid_per_l1_ratio(data):
 def test_explicit_grid_is_sorted_decreasing(data):
     X, y, w, folds = data
     stats = block_stats(X, y, w, folds)
-    res = cross_validate(stats, l1_ratios=1.0, alphas=[0.01, 1.0, 0.1], **unbounded(X.shape[1]))
+    res = cross_validate(stats, l1_ratios=1.0, alphas=[0.01, 1.0, 0.1], penalty=unbounded(X.shape[1]))
     assert res.alphas.tolist() == [[1.0, 0.1, 0.01]]
 
 
@@ -92,11 +89,11 @@ def test_needs_two_folds_with_two_rows(data):
     p = X.shape[1]
     one = block_stats(X, y, w, np.where(np.arange(len(y)) < 20, -1, 0))
     with pytest.raises(ValueError, match="at least 2 folds, got 1"):
-        cross_validate(one, l1_ratios=1.0, **unbounded(p))
+        cross_validate(one, l1_ratios=1.0, penalty=unbounded(p))
     labels = np.arange(len(y)) % 3
     labels[5] = 7
     with pytest.raises(ValueError, match=r"fold\(s\) \[7\] have fewer than 2 rows"):
-        cross_validate(block_stats(X, y, w, labels), l1_ratios=1.0, **unbounded(p))
+        cross_validate(block_stats(X, y, w, labels), l1_ratios=1.0, penalty=unbounded(p))
 
 
 def test_fold_paths_on_threads_match_serial():
@@ -105,6 +102,7 @@ def test_fold_paths_on_threads_match_serial():
 
     from dreg.core.cv import cross_validate
     from dreg.core.folds import fold_ids
+    from dreg.core.penalty import Penalty
     from dreg.core.stats import block_stats
 
     rng = np.random.default_rng(3)
@@ -113,7 +111,7 @@ def test_fold_paths_on_threads_match_serial():
     y = X[:, :4] @ np.array([1.0, -2.0, 0.5, 0.3]) + rng.standard_normal(n)
     stats = block_stats(X, y, None, fold_ids(0, n, 4, 0))
     kw = dict(
-        l1_ratios=[0.5, 1.0], alphas=20, penalty_factor=np.ones(p), lower=np.full(p, -np.inf), upper=np.full(p, np.inf)
+        l1_ratios=[0.5, 1.0], alphas=20, penalty=Penalty.make(p)
     )
     serial = cross_validate(stats, n_jobs=1, **kw)
     for n_jobs in (2, None, -1):
@@ -130,12 +128,13 @@ def test_n_jobs_rejects_nonsense():
 
     from dreg.core.cv import cross_validate
     from dreg.core.folds import fold_ids
+    from dreg.core.penalty import Penalty
     from dreg.core.stats import block_stats
 
     rng = np.random.default_rng(4)
     X, y = rng.standard_normal((50, 3)), rng.standard_normal(50)
     stats = block_stats(X, y, None, fold_ids(0, 50, 3, 0))
-    kw = dict(l1_ratios=[1.0], alphas=5, penalty_factor=np.ones(3), lower=np.full(3, -np.inf), upper=np.full(3, np.inf))
+    kw = dict(l1_ratios=[1.0], alphas=5, penalty=Penalty.make(3))
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match="n_jobs"):
             cross_validate(stats, n_jobs=bad, **kw)

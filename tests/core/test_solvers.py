@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dreg.core.path import alpha_grid, alpha_max, choose_solver, enet_path
+from dreg.core.penalty import Penalty
 from dreg.core.problem import make_problem
 from dreg.core.solvers import admm_path, cd_path, kkt_violation, objective, polish, ridge_path
 from dreg.core.stats import block_stats
@@ -83,11 +84,11 @@ def is_strictly_convex(Q, alpha, l1_ratio, pf) -> bool:
 
 def path_alphas(prob, l1_ratio, pf, lower, upper, n=8):
     """The default grid: alpha_max down to 1e-4 alpha_max (1e-2 when n <= p)."""
-    top = alpha_max(prob, l1_ratio, pf, lower, upper)
+    top = alpha_max(prob, Penalty.broadcast(l1_ratio, pf, lower, upper))
     if top == 0.0:
         # e.g. positive=True and every correlation negative: 0 is optimal for all alphas
         return np.geomspace(1.0, 1e-3, n)
-    return alpha_grid(prob, l1_ratio, pf, lower, upper, n_alphas=n)
+    return alpha_grid(prob, Penalty.broadcast(l1_ratio, pf, lower, upper), n_alphas=n)
 
 
 solver_cases = st.tuples(
@@ -153,7 +154,7 @@ def test_cd_and_admm_satisfy_kkt_and_agree(case):
     it = 200_000
     # the public path (from alpha_max, unpenalized features fitted first) ...
     runs = {
-        s: enet_path(prob, alphas, l1_ratio, pf, lower, upper, solver=s, max_iter=it)
+        s: enet_path(prob, alphas, Penalty.broadcast(l1_ratio, pf, lower, upper), solver=s, max_iter=it)
         for s in ("cd", "admm")
     }
     assert runs["cd"].solver == "cd" and runs["admm"].solver == "admm"
@@ -172,8 +173,8 @@ def test_cd_and_admm_satisfy_kkt_and_agree(case):
     )
     # ... and the bare solvers from a cold start, below alpha_max
     below = alphas[1:]
-    cd = cd_path(prob.Q, prob.q, below, l1_ratio, pf, lower, upper, yy=prob.yy, max_iter=it)
-    admm = admm_path(prob.Q, prob.q, below, l1_ratio, pf, lower, upper, yy=prob.yy, max_iter=it)
+    cd = cd_path(prob.Q, prob.q, below, Penalty.broadcast(l1_ratio, pf, lower, upper), yy=prob.yy, max_iter=it)
+    admm = admm_path(prob.Q, prob.q, below, Penalty.broadcast(l1_ratio, pf, lower, upper), yy=prob.yy, max_iter=it)
     assert cd.converged.all() and admm.converged.all()
     check_optimal_and_agree(
         prob, below, l1_ratio, pf, lower, upper, cd.coef, admm.coef, cd.kkt, admm.kkt
@@ -187,9 +188,9 @@ def test_objective_not_improved_by_feasible_perturbations(rng, kind, l1_ratio):
     p = prob.n_features
     pf = penalty_for(rng, p, "zeros")
     lower, upper = bounds_for(rng, p, "box")
-    top = alpha_max(prob, l1_ratio, pf, lower, upper)
+    top = alpha_max(prob, Penalty.broadcast(l1_ratio, pf, lower, upper))
     for alpha in (0.5 * top, 0.05 * top, 0.002 * top):
-        sol = cd_path(prob.Q, prob.q, np.array([alpha]), l1_ratio, pf, lower, upper, yy=prob.yy)
+        sol = cd_path(prob.Q, prob.q, np.array([alpha]), Penalty.broadcast(l1_ratio, pf, lower, upper), yy=prob.yy)
         b = sol.coef[0]
         l1, l2 = alpha * l1_ratio * pf, alpha * (1 - l1_ratio) * pf
         f0 = objective(prob.Q, prob.q, b, l1, l2)
@@ -214,7 +215,7 @@ def test_unpenalized_least_squares_at_alpha_zero(rng):
     inf = np.full(p, np.inf)
     exact = np.linalg.solve(prob.Q, prob.q)
     for solver in (cd_path, admm_path):
-        sol = solver(prob.Q, prob.q, np.array([0.0]), 1.0, np.ones(p), -inf, inf, yy=prob.yy)
+        sol = solver(prob.Q, prob.q, np.array([0.0]), Penalty.broadcast(1.0, np.ones(p), -inf, inf), yy=prob.yy)
         np.testing.assert_allclose(sol.coef[0], exact, rtol=1e-9, atol=1e-12)
 
 
@@ -223,23 +224,11 @@ def test_warm_start_gives_the_same_solution(rng):
     p = prob.n_features
     pf = np.ones(p)
     lower, upper = np.full(p, -np.inf), np.full(p, np.inf)
-    alpha = np.array([0.01 * alpha_max(prob, 1.0, pf, lower, upper)])
-    cold = cd_path(prob.Q, prob.q, alpha, 1.0, pf, lower, upper, yy=prob.yy)
-    warm = cd_path(
-        prob.Q,
-        prob.q,
-        alpha,
-        1.0,
-        pf,
-        lower,
-        upper,
-        yy=prob.yy,
-        coef_init=cold.coef[0] + rng.standard_normal(p),
-    )
+    alpha = np.array([0.01 * alpha_max(prob, Penalty.broadcast(1.0, pf, lower, upper))])
+    cold = cd_path(prob.Q, prob.q, alpha, Penalty.broadcast(1.0, pf, lower, upper), yy=prob.yy)
+    warm = cd_path(prob.Q, prob.q, alpha, Penalty.broadcast(1.0, pf, lower, upper), yy=prob.yy, coef_init=cold.coef[0] + rng.standard_normal(p))
     np.testing.assert_allclose(warm.coef[0], cold.coef[0], rtol=1e-9, atol=1e-12)
-    admm = admm_path(
-        prob.Q, prob.q, alpha, 1.0, pf, lower, upper, yy=prob.yy, coef_init=cold.coef[0]
-    )
+    admm = admm_path(prob.Q, prob.q, alpha, Penalty.broadcast(1.0, pf, lower, upper), yy=prob.yy, coef_init=cold.coef[0])
     np.testing.assert_allclose(admm.coef[0], cold.coef[0], rtol=1e-9, atol=1e-12)
 
 
@@ -248,10 +237,10 @@ def test_polish_solves_the_support_system_exactly(rng):
     p = prob.n_features
     pf = np.ones(p)
     inf = np.full(p, np.inf)
-    alpha = 0.05 * alpha_max(prob, 1.0, pf, -inf, inf)
+    alpha = 0.05 * alpha_max(prob, Penalty.broadcast(1.0, pf, -inf, inf))
     l1 = alpha * pf
     l2 = np.zeros(p)
-    exact = cd_path(prob.Q, prob.q, np.array([alpha]), 1.0, pf, -inf, inf, yy=prob.yy).coef[0]
+    exact = cd_path(prob.Q, prob.q, np.array([alpha]), Penalty.broadcast(1.0, pf, -inf, inf), yy=prob.yy).coef[0]
     rough = exact + 1e-4 * rng.standard_normal(p) * (exact != 0)
     polished = polish(prob.Q, prob.q, rough, l1, l2, -inf, inf)
     assert polished is not None
@@ -274,16 +263,16 @@ def test_zero_at_alpha_max_and_nonzero_just_below(rng, kind, l1_ratio, pf_kind, 
     pf = penalty_for(rng, p, pf_kind)
     lower, upper = bounds_for(rng, p, bound_kind)
     penalized = pf > 0
-    top = alpha_max(prob, l1_ratio, pf, lower, upper)
+    top = alpha_max(prob, Penalty.broadcast(l1_ratio, pf, lower, upper))
     if top == 0.0:
         # positive=True and no penalized feature correlates positively with the
         # residual of the unpenalized fit: zero is optimal for every alpha
         assert bound_kind == "positive"
-        res = enet_path(prob, np.geomspace(1.0, 1e-4, 5), l1_ratio, pf, lower, upper, solver=solver)
+        res = enet_path(prob, np.geomspace(1.0, 1e-4, 5), Penalty.broadcast(l1_ratio, pf, lower, upper), solver=solver)
         assert np.all(res.coef[:, penalized] == 0.0)
         return
     alphas = np.array([top, top * (1 - 1e-6), top * 0.99])
-    res = enet_path(prob, alphas, l1_ratio, pf, lower, upper, solver=solver)
+    res = enet_path(prob, alphas, Penalty.broadcast(l1_ratio, pf, lower, upper), solver=solver)
     coef_std = res.coef * prob.scale
     if solver == "cd":
         assert np.all(coef_std[0, penalized] == 0.0)
@@ -291,9 +280,7 @@ def test_zero_at_alpha_max_and_nonzero_just_below(rng, kind, l1_ratio, pf_kind, 
         # at alpha_max the zero sits on the kink with no margin, which ADMM
         # approaches only linearly; a little above it the zero is exact
         assert np.all(np.abs(coef_std[0, penalized]) <= 1e-8 * np.sqrt(prob.yy))
-        above = enet_path(
-            prob, np.array([top * (1 + 1e-6)]), l1_ratio, pf, lower, upper, solver=solver
-        )
+        above = enet_path(prob, np.array([top * (1 + 1e-6)]), Penalty.broadcast(l1_ratio, pf, lower, upper), solver=solver)
         assert np.all(above.coef[0, penalized] == 0.0)
     if pf_kind == "zeros" and bound_kind == "none":
         # at alpha_max the unpenalized features hold their least-squares fit
@@ -312,40 +299,38 @@ def test_alpha_max_matches_the_lasso_closed_form(rng):
     n, p = X.shape
     Xc, yc = X - X.mean(0), y - y.mean()
     inf = np.full(p, np.inf)
-    assert alpha_max(prob, 1.0, np.ones(p), -inf, inf) == pytest.approx(
+    assert alpha_max(prob, Penalty.broadcast(1.0, np.ones(p), -inf, inf)) == pytest.approx(
         np.max(np.abs(Xc.T @ yc)) / n, rel=1e-11
     )
-    assert alpha_max(prob, 0.25, np.ones(p), -inf, inf) == pytest.approx(
+    assert alpha_max(prob, Penalty.broadcast(0.25, np.ones(p), -inf, inf)) == pytest.approx(
         np.max(np.abs(Xc.T @ yc)) / n / 0.25, rel=1e-11
     )
     # positive=True only counts positive correlations
-    assert alpha_max(prob, 1.0, np.ones(p), np.zeros(p), inf) == pytest.approx(
+    assert alpha_max(prob, Penalty.broadcast(1.0, np.ones(p), np.zeros(p), inf)) == pytest.approx(
         max(np.max(Xc.T @ yc), 0) / n, rel=1e-11
     )
     # nothing penalized: nothing to shrink
-    assert alpha_max(prob, 1.0, np.zeros(p), -inf, inf) == 0.0
+    assert alpha_max(prob, Penalty.broadcast(1.0, np.zeros(p), -inf, inf)) == 0.0
 
 
 def test_alpha_grid(rng):
     prob = gram(rng, "iid")
     p = prob.n_features
     pf, inf = np.ones(p), np.full(p, np.inf)
-    g = alpha_grid(prob, 1.0, pf, -inf, inf, n_alphas=30)
+    g = alpha_grid(prob, Penalty.broadcast(1.0, pf, -inf, inf), n_alphas=30)
     assert g.shape == (30,)
-    assert g[0] == pytest.approx(alpha_max(prob, 1.0, pf, -inf, inf))
+    assert g[0] == pytest.approx(alpha_max(prob, Penalty.broadcast(1.0, pf, -inf, inf)))
     assert g[-1] == pytest.approx(g[0] * 1e-4)  # n > p
     assert np.all(np.diff(g) < 0)
     wide = gram(rng, "wide")
-    gw = alpha_grid(
-        wide, 1.0, np.ones(wide.n_features), -inf[: wide.n_features], inf[: wide.n_features], 10
-    )
+    gw = alpha_grid(wide, Penalty.broadcast(1.0, np.ones(wide.n_features), -inf[: wide.n_features], inf[: wide.n_features]), 10)
     assert gw[-1] == pytest.approx(gw[0] * 1e-2)
-    ridge = alpha_grid(prob, 0.0, pf, -inf, inf, n_alphas=13)
+    ridge = alpha_grid(prob, Penalty.broadcast(0.0, pf, -inf, inf), n_alphas=13)
     assert ridge[0] == pytest.approx(1e3) and ridge[-1] == pytest.approx(
         1e-3
     )  # standardized: diag(Q) = 1
     with pytest.raises(ValueError, match="positive count"):
-        alpha_grid(prob, 1.0, pf, -inf, inf, n_alphas=0)
+        alpha_grid(prob, Penalty.broadcast(1.0, pf, -inf, inf), n_alphas=0)
 
 
 # --------------------------------------------------------------------------- ridge
@@ -356,7 +341,7 @@ def test_ridge_path_equals_linear_solve(rng, kind, pf_kind):
     p = prob.n_features
     pf = penalty_for(rng, p, pf_kind)
     alphas = np.geomspace(100.0, 1e-4, 9)
-    sol = ridge_path(prob.Q, prob.q, alphas, pf)
+    sol = ridge_path(prob.Q, prob.q, alphas, Penalty.broadcast(0.0, pf))
     for i, a in enumerate(alphas):
         A = prob.Q + a * np.diag(pf)
         exact = np.linalg.solve(A, prob.q)
@@ -375,15 +360,15 @@ def test_ridge_path_agrees_with_cd_and_admm(rng):
     pf = penalty_for(rng, p, "random")
     inf = np.full(p, np.inf)
     alphas = np.geomspace(10.0, 1e-3, 6)
-    exact = ridge_path(prob.Q, prob.q, alphas, pf).coef
+    exact = ridge_path(prob.Q, prob.q, alphas, Penalty.broadcast(0.0, pf)).coef
     for solver in (cd_path, admm_path):
-        sol = solver(prob.Q, prob.q, alphas, 0.0, pf, -inf, inf, yy=prob.yy)
+        sol = solver(prob.Q, prob.q, alphas, Penalty.broadcast(0.0, pf, -inf, inf), yy=prob.yy)
         np.testing.assert_allclose(sol.coef, exact, rtol=1e-8, atol=1e-10)
 
 
 def test_ridge_at_alpha_zero_on_collinear_features_is_minimum_norm(rng):
     prob = gram(rng, "collinear")
-    sol = ridge_path(prob.Q, prob.q, np.array([0.0]), np.ones(prob.n_features))
+    sol = ridge_path(prob.Q, prob.q, np.array([0.0]), Penalty.broadcast(0.0, np.ones(prob.n_features)))
     np.testing.assert_allclose(
         sol.coef[0], np.linalg.pinv(prob.Q, hermitian=True) @ prob.q, rtol=1e-6, atol=1e-9
     )
@@ -399,9 +384,7 @@ def test_enet_path_constant_feature_gets_zero(rng):
     p = X.shape[1]
     inf = np.full(p, np.inf)
     for solver, l1_ratio in (("cd", 0.5), ("admm", 0.5), ("auto", 0.0)):
-        res = enet_path(
-            prob, np.geomspace(1.0, 1e-3, 5), l1_ratio, np.ones(p), -inf, inf, solver=solver
-        )
+        res = enet_path(prob, np.geomspace(1.0, 1e-3, 5), Penalty.broadcast(l1_ratio, np.ones(p), -inf, inf), solver=solver)
         assert np.all(res.coef[:, 3] == 0.0)
         assert np.all(np.isfinite(res.coef)) and np.all(np.isfinite(res.intercept))
 
@@ -412,7 +395,7 @@ def test_enet_path_box_on_original_scale(rng):
     prob = make_problem(block_stats(X, y), standardize=True)
     p = X.shape[1]
     lower, upper = np.full(p, -0.01), np.full(p, 0.01)
-    res = enet_path(prob, np.array([1e-3]), 1.0, np.ones(p), lower, upper, solver="cd")
+    res = enet_path(prob, np.array([1e-3]), Penalty.broadcast(1.0, np.ones(p), lower, upper), solver="cd")
     assert np.all(res.coef >= -0.01 - 1e-15) and np.all(res.coef <= 0.01 + 1e-15)
     assert np.any(np.isclose(np.abs(res.coef), 0.01))  # some bound is active
 
@@ -422,16 +405,16 @@ def test_enet_path_validates_alphas(rng):
     p = prob.n_features
     inf = np.full(p, np.inf)
     with pytest.raises(ValueError, match="decreasing"):
-        enet_path(prob, np.array([0.1, 0.2]), 1.0, np.ones(p), -inf, inf)
+        enet_path(prob, np.array([0.1, 0.2]), Penalty.broadcast(1.0, np.ones(p), -inf, inf))
     with pytest.raises(ValueError, match="non-empty"):
-        enet_path(prob, np.array([]), 1.0, np.ones(p), -inf, inf)
+        enet_path(prob, np.array([]), Penalty.broadcast(1.0, np.ones(p), -inf, inf))
 
 
 def test_choose_solver():
     inf = np.full(3, np.inf)
-    assert choose_solver("auto", 0.0, -inf, inf) == "eigen"
-    assert choose_solver("auto", 0.0, np.zeros(3), inf) == "cd"
-    assert choose_solver("auto", 0.5, -inf, inf) == "cd"
-    assert choose_solver("admm", 0.0, -inf, inf) == "admm"
+    assert choose_solver("auto", Penalty.broadcast(0.0, 1.0, -inf, inf)) == "eigen"
+    assert choose_solver("auto", Penalty.broadcast(0.0, 1.0, np.zeros(3), inf)) == "cd"
+    assert choose_solver("auto", Penalty.broadcast(0.5, 1.0, -inf, inf)) == "cd"
+    assert choose_solver("admm", Penalty.broadcast(0.0, 1.0, -inf, inf)) == "admm"
     with pytest.raises(ValueError, match="solver must be one of"):
-        choose_solver("lbfgs", 1.0, -inf, inf)
+        choose_solver("lbfgs", Penalty.broadcast(1.0, 1.0, -inf, inf))

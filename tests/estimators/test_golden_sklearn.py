@@ -25,6 +25,7 @@ from sklearn.model_selection import PredefinedSplit
 
 import dreg
 from dreg.core.path import enet_path
+from dreg.core.penalty import Penalty
 from dreg.core.problem import make_problem
 from dreg.core.stats import block_stats
 
@@ -164,7 +165,7 @@ def test_enet_path_matches_sklearn_on_centered_data(data, l1_ratio):
     Xc, yc = X - X.mean(0), y - y.mean()
     prob = make_problem(block_stats(X, y), fit_intercept=True, standardize=False)
     alphas = np.geomspace(np.max(np.abs(Xc.T @ yc)) / N / l1_ratio, 1e-3, 20)
-    ours = enet_path(prob, alphas, l1_ratio, np.ones(P), np.full(P, -np.inf), np.full(P, np.inf))
+    ours = enet_path(prob, alphas, Penalty.broadcast(l1_ratio, np.ones(P), np.full(P, -np.inf), np.full(P, np.inf)))
     ref_alphas, ref_coefs, _ = sklm.enet_path(
         Xc, yc, l1_ratio=l1_ratio, alphas=alphas, tol=SK_TOL, max_iter=SK_ITER
     )

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
 
-__all__ = ["PathSolution", "kkt_violation", "objective", "soft_threshold"]
+__all__ = ["PathSolution", "kkt_violation", "objective"]
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,6 @@ class PathSolution:
     n_iter: NDArray[np.int64]
     converged: NDArray[np.bool_]
     kkt: FloatArray
-
-
-def soft_threshold(z: FloatArray, t: FloatArray) -> FloatArray:
-    return np.sign(z) * np.maximum(np.abs(z) - t, 0.0)
 
 
 def objective(Q: FloatArray, q: FloatArray, b: FloatArray, l1: FloatArray, l2: FloatArray) -> float:

@@ -27,11 +27,16 @@ coordinate-descent solver.  Pure numpy/scipy.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import NDArray
 
 from ._common import PathSolution, kkt_violation
 from .cd import _ROUNDS, _exact_target, polish
+
+if TYPE_CHECKING:
+    from dreg.core.penalty import Penalty
 
 FloatArray = NDArray[np.float64]
 
@@ -46,10 +51,7 @@ def admm_path(
     Q: FloatArray,
     q: FloatArray,
     alphas: FloatArray,
-    l1_ratio: float,
-    penalty_factor: FloatArray,
-    lower: FloatArray,
-    upper: FloatArray,
+    penalty: Penalty,
     *,
     yy: float,
     tol: float = 1e-7,
@@ -59,11 +61,13 @@ def admm_path(
 ) -> PathSolution:
     """Solve the elastic net along ``alphas`` (decreasing) by ADMM.
 
-    Parameters are those of :func:`dreg.core.solvers.cd.cd_path`; ``tol`` sets
+    Parameters are those of :func:`dreg.core.solvers.cd.cd_path` (the same
+    objective, the same ``PathSolution``); ``tol`` sets
     ``eps_rel = tol`` and ``eps_abs = tol * sqrt(yy)`` (coefficients of
     standardized features are in units of y), ``max_iter`` bounds the
     iterations per alpha, and ``eig`` may pass a precomputed ``(lam, V)``.
     """
+    lower, upper = penalty.lower, penalty.upper
     p = q.shape[0]
     A = len(alphas)
     coefs = np.zeros((A, p))
@@ -89,8 +93,8 @@ def admm_path(
     z = np.zeros(p) if coef_init is None else np.clip(np.asarray(coef_init, dtype=np.float64), lower, upper)
     u = np.zeros(p)
     for a_idx, alpha in enumerate(alphas):
-        l1 = alpha * l1_ratio * penalty_factor
-        l2 = alpha * (1.0 - l1_ratio) * penalty_factor
+        l1 = penalty.l1(alpha)
+        l2 = penalty.l2(alpha)
         it = 0
         ok = False
         eps_r, eps_a = eps_rel, eps_abs

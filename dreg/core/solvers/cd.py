@@ -58,18 +58,23 @@ numpy, compiled by numba (interpreted without it); no scipy.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
+from dreg.core._util import numba_jit
+
 from ._common import PathSolution
+
+if TYPE_CHECKING:
+    from dreg.core.penalty import Penalty
 
 FloatArray = NDArray[np.float64]
 
 __all__ = ["cd_path", "polish"]
 
 # rounds of (solve, polish, tighten) per alpha
-_NUMBA_HINT = os.environ.get("DREG_DISABLE_NUMBA", "") not in ("1", "true", "yes")
 _ROUNDS = 4
 # the exact-threshold sweeps get at least this many sweeps before the polish
 _MIN_EXACT_SWEEPS = 30
@@ -572,29 +577,23 @@ def _path_kernel(
         alpha_prev = alpha
 
 
-_NUMBA = False
-if _NUMBA_HINT:
-    try:
-        import numba
-
-        _jit = numba.njit(cache=True, nogil=True)
-        _axpy = _jit(_axpy)
-        _violation = _jit(_violation)
-        _sweep = _jit(_sweep)
-        _save = _jit(_save)
-        _anderson = _jit(_anderson)
-        _max_violation = _jit(_max_violation)
-        _kkt_all = _jit(_kkt_all)
-        _gradient = _jit(_gradient)
-        _round_kernel = _jit(_round_kernel)
-        _exact_budget = _jit(_exact_budget)
-        _polish_kernel = _jit(_polish_kernel)
-        _try_polish = _jit(_try_polish)
-        _predict = _jit(_predict)
-        _path_kernel = _jit(_path_kernel)
-        _NUMBA = True
-    except ImportError:  # pragma: no cover - numba is a dependency, but keep working without it
-        pass
+_jit = numba_jit()
+_NUMBA = _jit is not None
+if _NUMBA:
+    _axpy = _jit(_axpy)
+    _violation = _jit(_violation)
+    _sweep = _jit(_sweep)
+    _save = _jit(_save)
+    _anderson = _jit(_anderson)
+    _max_violation = _jit(_max_violation)
+    _kkt_all = _jit(_kkt_all)
+    _gradient = _jit(_gradient)
+    _round_kernel = _jit(_round_kernel)
+    _exact_budget = _jit(_exact_budget)
+    _polish_kernel = _jit(_polish_kernel)
+    _try_polish = _jit(_try_polish)
+    _predict = _jit(_predict)
+    _path_kernel = _jit(_path_kernel)
 if not _NUMBA:
     # interpreted: a numpy vector update instead of the scalar loop
     _axpy = _axpy_numpy
@@ -637,10 +636,7 @@ def cd_path(
     Q: FloatArray,
     q: FloatArray,
     alphas: FloatArray,
-    l1_ratio: float,
-    penalty_factor: FloatArray,
-    lower: FloatArray,
-    upper: FloatArray,
+    penalty: Penalty,
     *,
     yy: float,
     tol: float = 1e-7,
@@ -649,14 +645,18 @@ def cd_path(
 ) -> PathSolution:
     """Solve the elastic net along ``alphas`` (decreasing) by coordinate descent.
 
+    Minimises, for each ``alpha``, ``1/2 b^T Q b - q^T b + P_alpha(b)`` with
+    ``P_alpha`` the penalty (and box) of ``penalty`` (see :mod:`dreg.core.penalty`).
+
     Parameters
     ----------
-    Q, q : Gram problem (see :mod:`dreg.core.problem`), no constant features.
+    Q : ndarray of shape (n_features, n_features)
+    q : ndarray of shape (n_features,)
+        Gram problem (see :mod:`dreg.core.problem`), no constant features.
     alphas : ndarray of shape (n_alphas,)
         Decreasing regularization strengths.
-    l1_ratio : float in [0, 1]
-    penalty_factor, lower, upper : ndarray of shape (n_features,)
-        On the standardized scale.
+    penalty : Penalty
+        On the standardized scale (``n_features`` features).
     yy : float
         Loss scale (``yy / W``) that makes ``tol`` relative, as glmnet's ``thresh``.
     tol : float
@@ -669,6 +669,7 @@ def cd_path(
     Returns
     -------
     PathSolution
+        ``coef`` of shape (n_alphas, n_features).
     """
     p = q.shape[0]
     A = len(alphas)
@@ -680,9 +681,10 @@ def cd_path(
         return PathSolution(coefs, n_iter, np.ones(A, dtype=bool), kkt)
     Q = np.ascontiguousarray(Q, dtype=np.float64)
     q = np.ascontiguousarray(q, dtype=np.float64)
-    lower = np.ascontiguousarray(lower, dtype=np.float64)
-    upper = np.ascontiguousarray(upper, dtype=np.float64)
-    penalty_factor = np.asarray(penalty_factor, dtype=np.float64)
+    # writable copies: the kernels are compiled for writable arrays (a Penalty's are read-only)
+    lower = np.array(penalty.lower, dtype=np.float64)
+    upper = np.array(penalty.upper, dtype=np.float64)
+    penalty_factor = np.array(penalty.penalty_factor, dtype=np.float64)
     b = np.zeros(p) if coef_init is None else np.clip(np.asarray(coef_init, dtype=np.float64), lower, upper)
     diag = np.diag(Q)
     thresh = tol * max(yy, np.finfo(float).tiny)
@@ -705,8 +707,8 @@ def cd_path(
     # (The copy costs 4 p^2 bytes per path being solved.)
     Qs = _sweep_copy(Q) if p >= _FLOAT32_MIN_FEATURES and _FLOAT32 else Q
     _path_kernel(
-        Q, Qs, q, np.ascontiguousarray(alphas, dtype=np.float64), float(l1_ratio),
-        np.ascontiguousarray(penalty_factor), lower, upper, b, float(thresh), float(target),
+        Q, Qs, q, np.ascontiguousarray(alphas, dtype=np.float64), penalty.l1_ratio,
+        penalty_factor, lower, upper, b, float(thresh), float(target),
         float(exact_thresh), float(kkt_tol), int(max_iter), coefs, n_iter, converged, kkt,
     )
     return PathSolution(coefs, n_iter, converged, kkt)

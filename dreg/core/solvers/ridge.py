@@ -17,10 +17,15 @@ the minimum-norm solution.  Pure numpy/scipy.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import NDArray
 
 from ._common import PathSolution, kkt_violation
+
+if TYPE_CHECKING:
+    from dreg.core.penalty import Penalty
 
 FloatArray = NDArray[np.float64]
 
@@ -31,9 +36,27 @@ def ridge_path(
     Q: FloatArray,
     q: FloatArray,
     alphas: FloatArray,
-    penalty_factor: FloatArray,
+    penalty: Penalty,
 ) -> PathSolution:
-    """Exact ridge solutions for every alpha (no bounds)."""
+    """Exact ridge solutions for every alpha.
+
+    Parameters
+    ----------
+    Q : ndarray of shape (n_features, n_features)
+    q : ndarray of shape (n_features,)
+    alphas : ndarray of shape (n_alphas,)
+        Any order; ``alpha = 0`` gives the minimum-norm least-squares fit.
+    penalty : Penalty
+        A pure ridge penalty (``l1_ratio = 0``) without bounds.
+
+    Returns
+    -------
+    PathSolution
+        ``coef`` of shape (n_alphas, n_features); one "iteration" per alpha.
+    """
+    if penalty.l1_ratio != 0.0 or penalty.bounded:
+        raise ValueError("ridge_path solves l1_ratio = 0 without bounds; use cd_path or admm_path")
+    penalty_factor = penalty.penalty_factor
     p = q.shape[0]
     A = len(alphas)
     alphas = np.asarray(alphas, dtype=np.float64)

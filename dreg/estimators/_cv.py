@@ -1,0 +1,352 @@
+"""Cross-validated estimators: ElasticNetCV, LassoCV and RidgeCV (objective in :mod:`._base`).
+
+Every fold, every l1_ratio and the whole path are solved from one pass of
+per-fold statistics (:func:`dreg.core.cv.cross_validate`), then the model is
+refit on all rows along the selected l1_ratio's grid.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from dreg.core.cv import CVResult, cross_validate
+from dreg.core.folds import resolve_seed
+from dreg.core.path import PathResult, enet_path
+from dreg.core.stats import SufficientStats
+from dreg.estimators._base import COMMON_PARAMS, _Base, warn_if_not_converged
+from dreg.estimators._input import FoldSpec, is_dask_collection, raise_for_invalid
+from dreg.estimators._validation import check_param, check_params, penalty_from_params
+
+__all__ = ["ElasticNetCV", "LassoCV", "RidgeCV"]
+
+
+def _splits_to_folds(cv: object, X: object, y: object) -> np.ndarray:
+    """Fold labels from a scikit-learn splitter or an iterable of ``(train, test)``.
+
+    dreg's one-pass CV needs each training set to be the complement of its
+    test set (rows in no test set are always training, label ``-1``), as for
+    KFold, GroupKFold or PredefinedSplit; other schemes are refused.
+    """
+    if is_dask_collection(X):
+        raise ValueError("a CV splitter needs in-memory X; for Dask inputs give per-row folds= labels")
+    n = len(X)
+    splits = list(cv.split(X, y)) if hasattr(cv, "split") else list(cv)
+    if len(splits) < 2:
+        raise ValueError(f"cross-validation needs at least 2 splits, got {len(splits)}")
+    labels = np.full(n, -1, dtype=np.int64)
+    for k, (_, test) in enumerate(splits):
+        test = np.asarray(test)
+        test = np.flatnonzero(test) if test.dtype == bool else test.astype(np.int64)
+        if np.any(labels[test] >= 0):
+            raise ValueError("the CV splits' test sets overlap; dreg needs disjoint test folds")
+        labels[test] = k
+    for k, (train, _) in enumerate(splits):
+        train = np.asarray(train)
+        train = np.flatnonzero(train) if train.dtype == bool else np.sort(train.astype(np.int64))
+        if not np.array_equal(train, np.flatnonzero(labels != k)):
+            raise ValueError(
+                "each CV training set must be the complement of its test set "
+                "(KFold, GroupKFold, PredefinedSplit); use folds= for custom schemes"
+            )
+    return labels
+
+
+
+class _CV(_Base):
+    def _l1_ratios(self) -> np.ndarray:
+        if self._l1_fixed is not None:
+            return np.array([self._l1_fixed])
+        return np.atleast_1d(np.asarray(check_param("l1_ratio", self.l1_ratio, "l1_ratios"), dtype=np.float64))
+
+    def _check_cv_params(self) -> None:
+        check_params(self, COMMON_PARAMS)
+        check_param("selection", self.selection)
+        if isinstance(self.cv, bool) or isinstance(self.cv, numbers.Integral):
+            check_param("cv", self.cv)
+        elif isinstance(self.cv, str | bytes | float) or not (hasattr(self.cv, "split") or hasattr(self.cv, "__iter__")):
+            raise ValueError(
+                f"cv must be an integer >= 2, a CV splitter or an iterable of (train, test), got {self.cv!r}"
+            )
+        check_params(self, ("alphas", "eps"))
+
+    def fit(self, X, y, sample_weight=None, folds=None):
+        """Cross-validate the path and refit on all rows at the selected alpha.
+
+        Parameters
+        ----------
+        X : array-like, pandas DataFrame, Dask array or Dask DataFrame of shape (n_samples, n_features)
+        y : array-like, pandas Series, Dask array or Dask Series of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+        folds : array-like of int of shape (n_samples,), optional
+            Fold label of each row (e.g. groups or time blocks); overrides
+            ``cv``, whose count is then the number of distinct labels.  Label
+            ``-1`` marks rows that are always in the training set (as in
+            scikit-learn's ``PredefinedSplit``).  By default rows are assigned
+            to ``cv`` folds from ``random_state`` and their position, whatever
+            the chunking (:func:`dreg.core.folds.fold_ids`).
+
+        Returns
+        -------
+        self
+        """
+        self._check_cv_params()
+        if not isinstance(self.cv, numbers.Integral):
+            if folds is not None:
+                raise ValueError("give either a CV splitter in cv or folds=, not both")
+            folds = _splits_to_folds(self.cv, X, y)
+        if folds is None:
+            spec = FoldSpec(n_folds=int(self.cv), random_state=resolve_seed(self.random_state))
+        else:
+            spec = FoldSpec(folds=folds)
+        stats, names = self._stats(X, y, sample_weight, spec)
+        return self._fit_cv_stats(stats, names)
+
+    def fit_stats(self, stats: SufficientStats, feature_names: list[str] | None = None):
+        """Fit from per-fold statistics computed elsewhere (e.g. a Parquet lake pass).
+
+        ``stats`` holds one label per fold (and optionally ``-1``); the data
+        are not needed.  Bad values recorded in ``stats`` raise ``ValueError``.
+        """
+        self._check_cv_params()
+        raise_for_invalid(stats, feature_names)
+        self.n_features_in_ = stats.n_features
+        if feature_names is not None:
+            self.feature_names_in_ = np.asarray(list(feature_names), dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return self._fit_cv_stats(stats, feature_names)
+
+    def _fit_cv_stats(self, stats: SufficientStats, names: list[str] | None):
+        l1_ratios = self._l1_ratios()
+        penalty = penalty_from_params(self, float(l1_ratios[0]), stats.n_features, names)
+        alphas = self.alphas if np.ndim(self.alphas) == 0 else np.asarray(self.alphas, dtype=np.float64)
+        cv = cross_validate(
+            stats,
+            penalty,
+            l1_ratios=l1_ratios,
+            alphas=alphas,
+            eps=self.eps,
+            fit_intercept=self.fit_intercept,
+            standardize=self.standardize,
+            datafit=self._datafit,
+            solver=self.solver,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            n_jobs=self.n_jobs,
+        )
+        li = cv.best_l1_index
+        chosen = cv.best_alpha_index if self.selection == "min" else cv.alpha_1se_index
+        path = enet_path(
+            self._problem(stats),
+            cv.alphas[li],
+            penalty.with_l1_ratio(float(cv.l1_ratios[li])),
+            solver=self.solver,
+            tol=self.tol,
+            max_iter=self.max_iter,
+        )
+        self._set_cv_attributes(cv, path, chosen)
+        return self
+
+    def _set_cv_attributes(self, cv: CVResult, path: PathResult, chosen: int) -> None:
+        li = cv.best_l1_index
+        single = self._l1_fixed is not None or np.ndim(self.l1_ratio) == 0
+        squeeze = (lambda a: a[0]) if single else (lambda a: a)
+        self.cv_result_ = cv
+        self.alpha_ = cv.alpha_min
+        self.alpha_1se_ = cv.alpha_1se
+        self.chosen_alpha_ = float(cv.alphas[li, chosen])
+        self.chosen_alpha_index_ = int(chosen)
+        self.l1_ratio_ = cv.l1_ratio
+        self.alphas_ = squeeze(cv.alphas)
+        self.mse_path_ = squeeze(cv.mse_path)
+        self.mse_mean_ = squeeze(cv.mse_mean)
+        self.mse_se_ = squeeze(cv.mse_se)
+        self.train_mse_path_ = squeeze(cv.train_mse_path)
+        self.n_folds_ = int(cv.fold_labels.size)
+        self.coef_path_ = path.coef
+        self.intercept_path_ = path.intercept
+        self.coef_ = path.coef[chosen].copy()
+        self.intercept_ = float(path.intercept[chosen])
+        self.fold_coef_ = cv.fold_coef[chosen].copy()
+        self.n_iter_ = int(path.n_iter[chosen])
+        self.kkt_violation_ = float(path.kkt[chosen])
+        warn_if_not_converged(self, bool(path.converged[chosen]))
+        self.solver_ = path.solver
+
+
+_CV_DOC = """
+    Parameters
+    ----------
+    {l1_doc}alphas : int or array-like, default 100
+        Number of alphas on the automatic grid (see :func:`dreg.core.path.alpha_grid`)
+        or an explicit grid (sorted decreasing).
+    eps : float, optional
+        ``alpha_min / alpha_max`` of the automatic grid; default {eps_doc}.
+    cv : int, CV splitter or iterable of (train, test), default 5
+        Number of folds (ignored when ``fit(..., folds=...)`` is given).  A
+        scikit-learn splitter (KFold, GroupKFold, PredefinedSplit...) or a
+        list of splits is accepted for in-memory data when every training set
+        is the complement of its test set; it is turned into per-row labels.
+    fit_intercept, standardize, penalty_factor, positive, lower_bounds, upper_bounds, solver, tol, max_iter
+        As in :class:`ElasticNet`.
+    selection : {{'min', '1se'}}, default 'min'
+        Which alpha the final model uses: the minimum of the mean CV error, or
+        the largest alpha within one standard error of it (glmnet's lambda.1se).
+        (scikit-learn's ``selection`` is a coordinate order; here it picks alpha.)
+    random_state : int, Generator, RandomState or None, default 0
+        Seed of the fold assignment.
+    n_jobs : int or None, default None
+        Threads of the coordinator solving the fold paths concurrently
+        (:func:`dreg.core.cv.cross_validate`): ``None`` or ``-1`` every CPU
+        available to the process.  Results do not depend on it.
+
+    Attributes
+    ----------
+    alpha_ : float
+        Alpha with the smallest mean CV error.
+    alpha_1se_ : float
+        Largest alpha within one standard error of that minimum.
+    chosen_alpha_ : float
+        The alpha of ``coef_`` (``alpha_`` or ``alpha_1se_`` per ``selection``).
+    chosen_alpha_index_ : int
+        Its index in ``alphas_`` (of the selected l1_ratio): ``coef_`` is
+        ``coef_path_[chosen_alpha_index_]``.
+    l1_ratio_ : float
+    alphas_ : ndarray of shape (n_alphas,){alphas_shape}
+    mse_path_ : ndarray of shape (n_alphas, n_folds){mse_shape}
+        Weighted held-out MSE of each fold.
+    mse_mean_, mse_se_ : ndarray of shape (n_alphas,){mean_shape}
+        Mean over folds and its standard error ``std(ddof=1)/sqrt(n_folds)``.
+    train_mse_path_ : like ``mse_path_``
+        Training MSE of each fold's model (the generalization gap is
+        ``mse_path_ - train_mse_path_``).
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+    coef_path_ : ndarray of shape (n_alphas, n_features)
+        Coefficients on all rows along the selected l1_ratio's grid.
+    intercept_path_ : ndarray of shape (n_alphas,)
+    fold_coef_ : ndarray of shape (n_folds, n_features)
+        Each fold's coefficients at ``chosen_alpha_`` (selection stability).
+    n_folds_, n_iter_, n_features_in_, feature_names_in_, kkt_violation_, solver_
+    cv_result_ : dreg.core.cv.CVResult
+"""
+
+
+class _FixedMixCV(_CV):
+    """CV estimators whose l1_ratio is fixed by the class (LassoCV, RidgeCV): same parameters."""
+
+    def __init__(
+        self,
+        *,
+        alphas=100,
+        eps: float | None = None,
+        cv: int = 5,
+        fit_intercept: bool = True,
+        standardize: bool = True,
+        penalty_factor=None,
+        positive: bool = False,
+        lower_bounds=None,
+        upper_bounds=None,
+        solver: str = "auto",
+        selection: str = "min",
+        tol: float = 1e-7,
+        max_iter: int = 10_000,
+        random_state=0,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.alphas = alphas
+        self.eps = eps
+        self.cv = cv
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.penalty_factor = penalty_factor
+        self.positive = positive
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
+        self.solver = solver
+        self.selection = selection
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+
+class ElasticNetCV(_CV):
+    __doc__ = """Elastic net with alpha and l1_ratio chosen by K-fold cross-validation.
+
+    All folds, all l1_ratios and the whole path are solved from one pass of
+    per-fold sufficient statistics.  Objective as in :class:`ElasticNet`.
+""" + _CV_DOC.format(
+        l1_doc="l1_ratio : float or list of float, default 0.5\n        Candidate mixes; a list is cross-validated.\n    ",
+        eps_doc="1e-4 if n_samples > n_features else 1e-2",
+        alphas_shape=" or (n_l1_ratios, n_alphas)",
+        mse_shape=" or (n_l1_ratios, n_alphas, n_folds)",
+        mean_shape=" or (n_l1_ratios, n_alphas)",
+    )
+
+    def __init__(
+        self,
+        l1_ratio=0.5,
+        *,
+        alphas=100,
+        eps: float | None = None,
+        cv: int = 5,
+        fit_intercept: bool = True,
+        standardize: bool = True,
+        penalty_factor=None,
+        positive: bool = False,
+        lower_bounds=None,
+        upper_bounds=None,
+        solver: str = "auto",
+        selection: str = "min",
+        tol: float = 1e-7,
+        max_iter: int = 10_000,
+        random_state=0,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.l1_ratio = l1_ratio
+        self.alphas = alphas
+        self.eps = eps
+        self.cv = cv
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.penalty_factor = penalty_factor
+        self.positive = positive
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
+        self.solver = solver
+        self.selection = selection
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+
+class LassoCV(_FixedMixCV):
+    __doc__ = """Lasso with alpha chosen by K-fold cross-validation (``l1_ratio = 1``).
+""" + _CV_DOC.format(
+        l1_doc="",
+        eps_doc="1e-4 if n_samples > n_features else 1e-2",
+        alphas_shape="",
+        mse_shape="",
+        mean_shape="",
+    )
+    _l1_fixed = 1.0
+
+
+class RidgeCV(_FixedMixCV):
+    __doc__ = """Ridge with alpha chosen by K-fold cross-validation (``l1_ratio = 0``).
+
+    Every alpha of every fold comes from one eigendecomposition per fold.
+    scikit-learn's ``RidgeCV`` alphas are unscaled: ``sklearn_alpha =
+    n_train * alpha`` (see :class:`Ridge`).
+""" + _CV_DOC.format(
+        l1_doc="",
+        eps_doc="1e-6 if n_samples > n_features else 1e-4 (ridge grid of :func:`dreg.core.path.alpha_grid`)",
+        alphas_shape="",
+        mse_shape="",
+        mean_shape="",
+    )
+    _l1_fixed = 0.0

@@ -1,0 +1,208 @@
+"""Single-alpha estimators: ElasticNet, Lasso and Ridge (objective in :mod:`._base`).
+
+A fit at one alpha is a short warm-started path ending at that alpha (glmnet's
+advice), solved from one pass of statistics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dreg.core.path import enet_path
+from dreg.estimators._base import COMMON_PARAMS, _Base, warn_if_not_converged
+from dreg.estimators._validation import check_param, check_params, penalty_from_params
+
+__all__ = ["ElasticNet", "Lasso", "Ridge"]
+
+
+class _SingleAlpha(_Base):
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model at ``alpha``.
+
+        Parameters
+        ----------
+        X : array-like, pandas DataFrame, Dask array or Dask DataFrame of shape (n_samples, n_features)
+        y : array-like, pandas Series, Dask array or Dask Series of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights.
+
+        Returns
+        -------
+        self
+        """
+        alpha = check_param("alpha", self.alpha)
+        l1_ratio = self._l1()
+        check_params(self, COMMON_PARAMS)
+        stats, names = self._stats(X, y, sample_weight, None)
+        problem = self._problem(stats)
+        penalty = penalty_from_params(self, l1_ratio, stats.n_features, names)
+        alphas = np.array([alpha])
+        if l1_ratio > 0:
+            # glmnet's advice: reach a small alpha along a short warm-started path
+            top = penalty.alpha_max(problem)
+            if top > alpha > 0:
+                alphas = np.geomspace(top, alpha, max(2, min(20, int(np.ceil(np.log10(top / alpha) * 5)) + 1)))
+            elif alpha == 0 and top > 0:
+                alphas = np.concatenate([np.geomspace(top, top * 1e-4, 20), [0.0]])
+        res = enet_path(problem, alphas, penalty, solver=self.solver, tol=self.tol, max_iter=self.max_iter)
+        self.coef_ = res.coef[-1].copy()
+        self.intercept_ = float(res.intercept[-1])
+        self.n_iter_ = int(res.n_iter.sum())
+        self.kkt_violation_ = float(res.kkt[-1])
+        warn_if_not_converged(self, bool(res.converged[-1]))
+        self.solver_ = res.solver
+        return self
+
+
+class ElasticNet(_SingleAlpha):
+    """Linear regression with combined L1 and L2 penalties.
+
+    Minimises::
+
+        1/(2 sum(w)) sum_i w_i (y_i - b - x_i^T beta)^2
+            + alpha sum_j pf_j (l1_ratio |beta_j| + (1 - l1_ratio)/2 beta_j^2)
+
+    on standardized features when ``standardize=True`` (see the module docs).
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        Regularization strength (>= 0).
+    l1_ratio : float, default 0.5
+        Mix of L1 (1) and L2 (0).
+    fit_intercept : bool, default True
+    standardize : bool, default True
+        Penalize coefficients of features scaled to unit weighted standard
+        deviation (glmnet); ``coef_`` is on the original scale.
+    penalty_factor : None, float, array of shape (n_features,) or dict, default None
+        Per-feature multipliers of alpha; 0 leaves a feature unpenalized.  A dict
+        maps feature names (or indices) to factors; others get 1.
+    positive : bool, default False
+        Constrain coefficients to be >= 0.
+    lower_bounds, upper_bounds : None, float, array or dict, default None
+        Box constraints on the original-scale coefficients; ``lower <= 0 <= upper``.
+    solver : {'auto', 'cd', 'admm'}, default 'auto'
+        'auto' uses the exact eigen solver for pure ridge and coordinate
+        descent otherwise (see :func:`dreg.core.path.choose_solver`).
+    tol : float, default 1e-7
+        Relative tolerance (glmnet's ``thresh`` for CD: ``max_j Q_jj db_j^2 <
+        tol * var(y)``; ADMM's ``eps_rel``).  Solutions are then polished to
+        rounding accuracy when the support is identified.
+    max_iter : int, default 10000
+        Maximum CD sweeps or ADMM iterations per alpha.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+    n_iter_ : int
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features,)
+        Only when X has string column names.
+    kkt_violation_ : float
+        Largest violation of the optimality conditions (standardized scale).
+    solver_ : str
+    """
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        l1_ratio: float = 0.5,
+        *,
+        fit_intercept: bool = True,
+        standardize: bool = True,
+        penalty_factor=None,
+        positive: bool = False,
+        lower_bounds=None,
+        upper_bounds=None,
+        solver: str = "auto",
+        tol: float = 1e-7,
+        max_iter: int = 10_000,
+    ) -> None:
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.penalty_factor = penalty_factor
+        self.positive = positive
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+
+
+class Lasso(_SingleAlpha):
+    """L1-penalized linear regression: :class:`ElasticNet` with ``l1_ratio = 1``.
+
+    Minimises ``1/(2 sum(w)) sum_i w_i (y_i - b - x_i^T beta)^2 + alpha sum_j pf_j |beta_j|``
+    (on standardized features when ``standardize=True``).  Parameters and
+    attributes are those of :class:`ElasticNet` without ``l1_ratio``.
+    """
+
+    _l1_fixed = 1.0
+
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        *,
+        fit_intercept: bool = True,
+        standardize: bool = True,
+        penalty_factor=None,
+        positive: bool = False,
+        lower_bounds=None,
+        upper_bounds=None,
+        solver: str = "auto",
+        tol: float = 1e-7,
+        max_iter: int = 10_000,
+    ) -> None:
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.penalty_factor = penalty_factor
+        self.positive = positive
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+
+
+class Ridge(_SingleAlpha):
+    """L2-penalized linear regression: :class:`ElasticNet` with ``l1_ratio = 0``.
+
+    Minimises ``1/(2 sum(w)) sum_i w_i (y_i - b - x_i^T beta)^2 + alpha/2 sum_j pf_j beta_j^2``
+    (on standardized features when ``standardize=True``).  The default
+    ``alpha = 0.01`` is the recommended starting point.  scikit-learn's
+    ``Ridge(alpha=A)`` is unscaled: ``A = n_samples * alpha`` (``sum(w) * alpha``
+    with weights), with ``standardize=False``.  Without bounds the solution is
+    exact (eigendecomposition); parameters are those of :class:`ElasticNet`
+    without ``l1_ratio``.
+    """
+
+    _l1_fixed = 0.0
+
+    def __init__(
+        self,
+        alpha: float = 0.01,
+        *,
+        fit_intercept: bool = True,
+        standardize: bool = True,
+        penalty_factor=None,
+        positive: bool = False,
+        lower_bounds=None,
+        upper_bounds=None,
+        solver: str = "auto",
+        tol: float = 1e-7,
+        max_iter: int = 10_000,
+    ) -> None:
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.penalty_factor = penalty_factor
+        self.positive = positive
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
