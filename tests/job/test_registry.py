@@ -343,3 +343,85 @@ def test_stale_temporaries_of_killed_writers_are_removed(tmp_path):
     assert not old_dir.exists() and not old_file.exists()
     assert fresh.exists()
     assert (base / "latest").exists()
+
+
+# --------------------------------------------------------------------------- format version 1
+
+# model.json as dreg wrote it before format version 2 (no chosen_alpha_index), literally
+MODEL_V1 = """{"format": "dreg-model", "format_version": 1, "estimator": "LassoCV", "penalty": "lasso",
+ "params": {"alphas": 3, "cv": 2, "eps": null, "fit_intercept": true, "lower_bounds": null, "max_iter": 10000,
+  "n_jobs": null, "penalty_factor": null, "positive": false, "random_state": 0, "selection": "1se",
+  "solver": "auto", "standardize": true, "tol": 1e-07, "upper_bounds": null},
+ "features": ["x0", "x1"], "coef": [1.4912663203481362, 0.03152543001006859], "intercept": 0.5023645773034793,
+ "n_iter": 4, "alpha": 0.0001276944961802092, "alpha_min": 0.0001276944961802092,
+ "alpha_1se": 0.0001276944961802092, "l1_ratio": 1.0, "selection": "1se", "n_folds": 2,
+ "path": {"l1_ratios": [1.0], "alphas": [[1.2769449618020918, 0.012769449618020916, 0.0001276944961802092]],
+  "mse_mean": [[1.774536257323188, 0.007699272684315762, 0.00744111853358692]],
+  "mse_se": [[0.12427577007665747, 0.00021968629002801348, 0.00012925048203205926]],
+  "mse_path": [[[1.8988120273998454, 1.6502604872465305], [0.007479586394287749, 0.007918958974343776],
+   [0.00757036901561898, 0.007311868051554861]]],
+  "train_mse_path": [[[1.4839873017166918, 1.6370953763474454], [0.0065285295992918435, 0.006617337833955262],
+   [0.006227197662387596, 0.006355930635165308]]],
+  "best_l1_index": 0, "best_alpha_index": 2, "alpha_1se_index": 2, "fold_labels": [0, 1],
+  "coef_path": [[0.0, 0.0], [1.4788540268992376, 0.018717834910624283], [1.4912663203481362, 0.03152543001006859]],
+  "intercept_path": [0.46304720700121793, 0.500540548551618, 0.5023645773034793]},
+ "fold_coef": [[1.4829633369269282, 0.05268391269535445], [1.4996313519552813, 0.014091964740972464]],
+ "name": "m", "version": "20260101T000000000000Z", "created": "2026-01-01T00:00:00.5+00:00", "target": "y",
+ "weight": null, "rows": {"used": 40, "dropped": 0, "weight_sum": 40.0},
+ "data": {"path": "lake", "files": 1, "pruned_files": 0, "window": null,
+  "fingerprint": [{"path": "lake/part-0.parquet", "size": 1234, "mtime": null, "etag": null, "rows": 40}]},
+ "config": {}, "versions": {"python": "3.12.0"},
+ "run": {"started": "2026-01-01T00:00:00+00:00", "finished": "2026-01-01T00:00:00.5+00:00", "seconds": 0.5,
+  "data_pass_seconds": 0.25, "cluster": {"kind": "embedded LocalCluster", "workers": 2}},
+ "promotion": {"challenger_mse": 0.0075, "tolerance": 0.01, "champion": null, "champion_mse": null,
+  "status": "first", "reason": "no previous model"}}"""
+METRICS_V1 = """{"alpha": 0.0001276944961802092, "alpha_min": 0.0001276944961802092,
+ "alpha_1se": 0.0001276944961802092, "l1_ratio": 1.0, "cv_mse": 0.00744111853358692,
+ "cv_mse_se": 0.00012925048203205926, "cv_mse_min": 0.00744111853358692, "train_mse": 0.006291564148776452,
+ "cv_r2": 0.995, "n_nonzero": 2, "rows": 40, "rows_dropped": 0, "files": 1, "files_scanned": 1,
+ "files_from_cache": 0, "seconds": 0.5, "data_pass_seconds": 0.25,
+ "promotion": {"challenger_mse": 0.00744111853358692, "tolerance": 0.01, "champion": null, "champion_mse": null,
+  "status": "first", "reason": "no previous model"}}"""
+
+
+def test_a_format_version_1_model_still_loads_shows_and_predicts(tmp_path: Path, capsys) -> None:
+    from dreg.job.cli import main
+    from dreg.job.record import MetricsRecord, ModelRecord
+    from dreg.job.registry import history, read_record
+
+    version = "20260101T000000000000Z"
+    vdir = tmp_path / "m" / version
+    vdir.mkdir(parents=True)
+    (vdir / "model.json").write_text(MODEL_V1)
+    (vdir / "metrics.json").write_text(METRICS_V1)
+    (tmp_path / "m" / "latest").write_text(version + "\n")
+
+    est = load_model(f"{tmp_path}/m")
+    assert type(est) is dreg.LassoCV and est.chosen_alpha_index_ == 2  # from selection="1se"
+    X = np.random.default_rng(0).standard_normal((7, 2))
+    raw = json.loads(MODEL_V1)
+    np.testing.assert_array_equal(est.predict(X), X @ np.asarray(raw["coef"]) + raw["intercept"])
+
+    _, model, metrics = read_record(f"{tmp_path}/m")
+    assert model.to_json() == raw and metrics.to_json() == json.loads(METRICS_V1)  # read back unchanged
+    assert model == ModelRecord.from_json(raw) and metrics == MetricsRecord.from_json(json.loads(METRICS_V1))
+    assert model.rows.used == 40 and model.data.window_text == "all" and model.promotion.status == "first"
+    (row,) = history(str(tmp_path), "m")
+    assert (row["status"], row["cv_mse"], row["rows"], row["latest"]) == ("first", metrics.cv_mse, 40, True)
+
+    assert main(["show", f"{tmp_path}/m"]) == 0
+    out = capsys.readouterr().out
+    assert f"m version {version}" in out and "alpha       0.000127694" in out and "non-zero    2 of 2" in out
+    assert main(["show", "--json", f"{tmp_path}/m"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["coef"] == dict(zip(raw["features"], raw["coef"], strict=True)) and facts["alpha"] == raw["alpha"]
+    assert main(["history", f"{tmp_path}/m"]) == 0 and "first*" in capsys.readouterr().out
+
+
+def test_format_version_2_records_the_chosen_index(estimator) -> None:
+    from dreg.estimators.serialize import FORMAT_VERSION
+
+    d = estimator_to_dict(estimator)
+    assert (d["format_version"], FORMAT_VERSION) == (2, 2)
+    assert d["chosen_alpha_index"] == estimator.chosen_alpha_index_
+    assert estimator_from_dict(d).chosen_alpha_index_ == estimator.chosen_alpha_index_
