@@ -35,6 +35,13 @@ from numpy.typing import NDArray
 __all__ = ["DataInfo", "FileAccount", "MetricsRecord", "ModelRecord", "Promotion", "RowsInfo", "RunInfo"]
 
 
+def _known(cls: type, d: Mapping[str, Any], **defaults: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``d`` split into the fields of ``cls`` (missing ones from ``defaults``, else ``None``)
+    and the other keys."""
+    names = [f.name for f in fields(cls) if f.name != "extra"]
+    return {n: d.get(n, defaults.get(n)) for n in names}, {k: v for k, v in d.items() if k not in names}
+
+
 @dataclass(frozen=True)
 class FileAccount:
     """What one lake file contributed: its identity and its rows read, used and dropped.
@@ -104,20 +111,7 @@ class Promotion:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Promotion:
         """The decision of :meth:`to_json` (a missing ``status`` reads as ``promoted``)."""
-        return cls(
-            challenger_mse=d.get("challenger_mse"),
-            tolerance=d.get("tolerance"),
-            champion=d.get("champion"),
-            champion_mse=d.get("champion_mse"),
-            status=d.get("status", "promoted"),
-            reason=d.get("reason", ""),
-        )
-
-
-def _known(cls: type, d: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``d`` split into the fields of ``cls`` (missing ones ``None``) and the other keys."""
-    names = [f.name for f in fields(cls) if f.name != "extra"]
-    return {n: d.get(n) for n in names}, {k: v for k, v in d.items() if k not in names}
+        return cls(**_known(cls, d, status="promoted", reason="")[0])
 
 
 @dataclass(frozen=True)
@@ -176,7 +170,7 @@ class RowsInfo:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> RowsInfo:
-        return cls(used=d.get("used"), dropped=d.get("dropped", 0), weight_sum=d.get("weight_sum"))
+        return cls(**_known(cls, d, dropped=0)[0])
 
 
 @dataclass(frozen=True)
@@ -200,13 +194,8 @@ class DataInfo:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> DataInfo:
-        return cls(
-            path=d.get("path"),
-            files=d.get("files"),
-            pruned_files=d.get("pruned_files"),
-            window=d.get("window"),
-            fingerprint=tuple(d.get("fingerprint") or ()),
-        )
+        known = _known(cls, d)[0]
+        return cls(**{**known, "fingerprint": tuple(known["fingerprint"] or ())})
 
     @property
     def window_text(self) -> str:
@@ -231,7 +220,7 @@ class RunInfo:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> RunInfo:
-        return cls(**{f.name: d.get(f.name) for f in fields(cls)})
+        return cls(**_known(cls, d)[0])
 
 
 # the batch job's top-level keys of model.json, in the order written, with their readers
