@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ __all__ = [
     "count_nonfinite",
     "integer_labels",
     "n_threads",
+    "nonfinite_rows",
     "numba_jit",
     "single_blas_thread",
 ]
@@ -84,6 +85,24 @@ def count_nonfinite(values: NDArray, axis: int | None = None) -> NDArray[np.int6
     """Number of NaN/inf values (per column with ``axis=0``)."""
     counts = np.count_nonzero(~np.isfinite(values), axis=axis)
     return np.asarray(counts, dtype=np.int64) if axis is not None else int(counts)
+
+
+def nonfinite_rows(columns: Iterable[tuple[str, NDArray]], n_rows: int) -> tuple[dict[str, int], NDArray[np.bool_]]:
+    """NaN/inf values of named columns, as a reader reports them.
+
+    Returns ``(counts, bad)``: the number of NaN/inf values of each float
+    column that has some (in the order given) and the mask of the rows with
+    any.  Integer columns cannot hold them and are skipped.
+    """
+    bad = np.zeros(n_rows, dtype=bool)
+    counts: dict[str, int] = {}
+    for name, values in columns:
+        if values.dtype.kind == "f":
+            mask = ~np.isfinite(values)
+            if mask.any():
+                counts[name] = int(mask.sum())
+                bad |= mask
+    return counts, bad
 
 
 def integer_labels(labels: NDArray) -> NDArray[np.int64] | None:

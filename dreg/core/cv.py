@@ -130,7 +130,11 @@ def _grids(
 
 
 def _run(solve: Callable[[tuple[int, int]], None], tasks: list[tuple[int, int]], n_jobs: int | None, p: int) -> None:
-    """``solve`` every task, on threads when there are several CPUs and tasks."""
+    """``solve`` every task, on threads when there are several CPUs and tasks.
+
+    Each fold path is one compiled ``nogil`` call, so threads help at every
+    problem size (figures in benchmarks/README.md, "Measured speed-ups").
+    """
     threads = min(n_threads(n_jobs), len(tasks))
     if threads <= 1:
         with blas_threads(p):
@@ -233,8 +237,21 @@ def cross_validate(
         fold_coefs[li, :, k, :] = res.coef
 
     _run(solve, [(li, k) for li in range(L) for k in range(K)], n_jobs, p)
+    return _summarize(l1_ratios, grids, folds, mse, train_mse, fold_coefs, n_iter)
+
+
+def _summarize(
+    l1_ratios: FloatArray,
+    grids: FloatArray,
+    folds: NDArray[np.int64],
+    mse: FloatArray,
+    train_mse: FloatArray,
+    fold_coefs: FloatArray,
+    n_iter: NDArray[np.int64],
+) -> CVResult:
+    """Mean and standard error over folds, the selection, and the result record."""
     mean = mse.mean(axis=-1)
-    se = mse.std(axis=-1, ddof=1) / np.sqrt(K)
+    se = mse.std(axis=-1, ddof=1) / np.sqrt(folds.size)
     li, ai, a1 = select_alpha(mean, se)
     return CVResult(
         l1_ratios=l1_ratios,

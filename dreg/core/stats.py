@@ -522,26 +522,82 @@ def column_block_stats(
     p = len(columns)
     if m == 0:
         return empty_stats(p)
+    labels, codes, bounds, dest = _fold_layout(fold, m)
+    K = labels.shape[0]
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    ws, count, W = _fold_weights(w, codes, dest, bounds, K)
+    A = _work_array(scratch, m, p)
+    shift, sums = _scatter_shifted(columns, y, w, rows, codes, dest, ws, W, A)
+    x_mean, y_mean, xx, xy, yy = _fold_moments(A, bounds, W, sums, shift, p)
+    return SufficientStats(
+        labels=labels,
+        count=count.astype(np.int64),
+        weight_sum=W,
+        x_mean=x_mean,
+        y_mean=y_mean,
+        xx=xx,
+        xy=xy,
+        yy=yy,
+        nonfinite_x=np.zeros(p, dtype=np.int64),
+        n_blocks=1,
+    )
+
+
+def _fold_layout(fold: ArrayLike | None, m: int) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """``(labels, codes, bounds, dest)``: each row's label index and its position in fold order."""
     if fold is None:
         labels = np.zeros(1, dtype=np.int64)
         codes = np.zeros(m, dtype=np.int64)
         bounds = np.array([0, m], dtype=np.int64)
-        dest = np.arange(m, dtype=np.int64)
-    else:
-        labels, codes, bounds = _fold_codes(np.asarray(fold, dtype=np.int64))
-        dest = _positions(codes, bounds)
-    K = labels.shape[0]
+        return labels, codes, bounds, np.arange(m, dtype=np.int64)
+    labels, codes, bounds = _fold_codes(np.asarray(fold, dtype=np.int64))
+    return labels, codes, bounds, _positions(codes, bounds)
+
+
+def _fold_weights(
+    w: FloatArray | None, codes: IntArray, dest: IntArray, bounds: IntArray, K: int
+) -> tuple[FloatArray, IntArray, FloatArray]:
+    """``(ws, count, W)``: the weights in fold order (empty for unit weights),
+    the rows with positive weight and the weight sum of each fold."""
     sizes = np.diff(bounds)
-    if sample_weight is None:
-        ws = np.zeros(0)
-        count = sizes
-        W = sizes.astype(np.float64)
-    else:
-        w = np.asarray(sample_weight, dtype=np.float64)
-        ws = np.empty(m)
-        ws[dest] = w
-        count = np.bincount(codes[w > 0], minlength=K)
-        W = np.add.reduceat(ws, bounds[:-1])  # every label has rows: no empty segment
+    if w is None:
+        return np.zeros(0), sizes, sizes.astype(np.float64)
+    ws = np.empty(w.shape[0])
+    ws[dest] = w
+    count = np.bincount(codes[w > 0], minlength=K)
+    W = np.add.reduceat(ws, bounds[:-1])  # every label has rows: no empty segment
+    return ws, count, W
+
+
+def _work_array(scratch: np.ndarray | None, m: int, p: int) -> FloatArray:
+    """The Fortran-ordered ``(m, p + 1)`` array ``[X y]`` in fold order: ``scratch`` if it fits."""
+    if (
+        scratch is not None
+        and scratch.dtype == np.float64
+        and scratch.flags.f_contiguous
+        and scratch.shape[0] >= m
+        and scratch.shape[1] >= p + 1
+    ):
+        return scratch[:m, : p + 1]
+    return np.empty((m, p + 1), dtype=np.float64, order="F")
+
+
+def _scatter_shifted(
+    columns: Sequence[np.ndarray],
+    y: np.ndarray,
+    w: FloatArray | None,
+    rows: np.ndarray | None,
+    codes: IntArray,
+    dest: IntArray,
+    ws: FloatArray,
+    W: FloatArray,
+    A: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Fill ``A`` with each column minus its own weighted mean ``shift``, in fold
+    order (and times ``sqrt(w)``); returns ``(shift, sums)``, ``sums[j, k]`` the
+    weighted sum of column ``j``'s shifted values in fold ``k``."""
+    p = len(columns)
+    m = y.shape[0]
     if rows is None:
         codes_x, dest_x = codes, dest
     else:
@@ -550,31 +606,29 @@ def column_block_stats(
         codes_x[rows] = codes
         dest_x = np.zeros(n, dtype=np.int64)
         dest_x[rows] = dest
-    if (
-        scratch is not None
-        and scratch.dtype == np.float64
-        and scratch.flags.f_contiguous
-        and scratch.shape[0] >= m
-        and scratch.shape[1] >= p + 1
-    ):
-        A = scratch[:m, : p + 1]  # [X y] in fold order
-    else:
-        A = np.empty((m, p + 1), dtype=np.float64, order="F")
     shift = np.empty(p + 1)
-    sums = np.empty((p + 1, K))
+    sums = np.empty((p + 1, W.shape[0]))
     W_all = float(W.sum())
     for j, col in enumerate([*columns, y]):
         x = col if col.dtype == np.float64 else col.astype(np.float64)
         is_y = j == p
         used = x if rows is None or is_y else x[rows]
         # shift by the column's own (weighted) mean: then the per-fold means are
-        # close to the shift relative to the spread and the exact correction below loses nothing
-        total = float(used.sum()) if sample_weight is None else float(w @ used)
+        # close to the shift relative to the spread and the exact correction loses nothing
+        total = float(used.sum()) if w is None else float(w @ used)
         shift[j] = total / W_all if W_all > 0.0 else 0.0
         if is_y:
             _shift_into(x, codes, dest, ws, shift[j], A, j, sums[j])
         else:
             _shift_into(x, codes_x, dest_x, ws, shift[j], A, j, sums[j])
+    return shift, sums
+
+
+def _fold_moments(
+    A: FloatArray, bounds: IntArray, W: FloatArray, sums: FloatArray, shift: FloatArray, p: int
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``(x_mean, y_mean, xx, xy, yy)`` of each fold from one Gram of its rows of ``A``."""
+    K = W.shape[0]
     resid = np.divide(sums, W, out=np.zeros_like(sums), where=W > 0)  # (per-fold mean) - shift
     x_mean = np.zeros((K, p))
     y_mean = np.zeros(K)
@@ -594,18 +648,7 @@ def column_block_stats(
         yy[k] = max(G[p, p], 0.0)
         x_mean[k] = shift[:p] + r[:p]
         y_mean[k] = shift[p] + r[p]
-    return SufficientStats(
-        labels=labels,
-        count=count.astype(np.int64),
-        weight_sum=W,
-        x_mean=x_mean,
-        y_mean=y_mean,
-        xx=xx,
-        xy=xy,
-        yy=yy,
-        nonfinite_x=np.zeros(p, dtype=np.int64),
-        n_blocks=1,
-    )
+    return x_mean, y_mean, xx, xy, yy
 
 
 def _chan(

@@ -126,8 +126,8 @@ def _map_blocks(fn, starts: list[int]) -> list[SufficientStats]:
 
     numpy releases the GIL in BLAS and large ufunc loops, so threads over
     blocks use every core; a multi-threaded BLAS inside each Gram instead
-    collapses on a loaded machine (threads waiting for descheduled siblings:
-    10-20x slower Grams measured on a busy 2-core box).  Merging in block
+    collapses on a loaded machine (threads waiting for descheduled siblings;
+    see benchmarks/README.md, "Measured speed-ups").  Merging in block
     order keeps the result independent of the thread count.
     """
     n_threads = min(len(starts), available_cpus())

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from dreg.core._util import integer_labels, nonfinite_rows
 from dreg.core.folds import fold_ids, stream_key
 from dreg.core.stats import SufficientStats, column_block_stats, empty_stats, merge
 from dreg.job.errors import DataError
@@ -405,26 +406,11 @@ def _row_groups(
             folds = file_fold_ids(f, start, start + n, spec.n_folds, spec.random_state)
         else:
             folds = None
-        bad = np.zeros(n, dtype=bool)
-        invalid: dict[str, int] = {}
-        for c in spec.features if check_features else ():
-            v = cols[c]
-            if v.dtype.kind == "f":
-                m = ~np.isfinite(v)
-                if m.any():
-                    invalid[c] = int(m.sum())
-                    bad |= m
-        for c, v in ((spec.target, y), (spec.weight, w)):
-            if c and v is not None and v.dtype.kind == "f":
-                m = ~np.isfinite(v)
-                if m.any():
-                    invalid[c] = int(m.sum())
-                    bad |= m
-        if folds is not None and folds.dtype.kind == "f":
-            m = ~np.isfinite(folds)
-            if m.any():
-                invalid[spec.fold_column or "fold"] = int(m.sum())
-                bad |= m
+        checked = [(c, cols[c]) for c in spec.features] if check_features else []
+        checked += [(c, v) for c, v in ((spec.target, y), (spec.weight, w)) if c and v is not None]
+        if folds is not None:
+            checked.append((spec.fold_column or "fold", folds))
+        invalid, bad = nonfinite_rows(checked, n)
         if invalid and spec.on_invalid_rows == "error":
             _raise_invalid(url, invalid, int(bad.sum()))
         if w is not None:
@@ -438,9 +424,10 @@ def _row_groups(
             w = None if w is None else w[keep]
             folds = None if folds is None else folds[keep]
         if folds is not None and folds.dtype.kind == "f":
-            if not np.all(folds == np.round(folds)):
+            labels = integer_labels(folds)  # finite here: non-finite rows raised or were dropped
+            if labels is None:
                 raise DataError(f"{url}: fold column {spec.fold_column!r} holds non-integer values")
-            folds = folds.astype(np.int64)
+            folds = labels
         yield [cols[c] for c in spec.features], y, w, folds, keep, invalid, n
         start += n
 
@@ -457,14 +444,7 @@ def _raise_invalid_features(
     url: str, names: Sequence[str], feats: list[np.ndarray], y: np.ndarray, target: str
 ) -> None:
     """The exact account of NaN/inf values, once the statistics showed some."""
-    bad = np.zeros(y.shape[0], dtype=bool)
-    invalid: dict[str, int] = {}
-    for c, v in zip(names, feats, strict=True):
-        if v.dtype.kind == "f":
-            m = ~np.isfinite(v)
-            if m.any():
-                invalid[c] = int(m.sum())
-                bad |= m
+    invalid, bad = nonfinite_rows(zip(names, feats, strict=True), y.shape[0])
     if invalid:
         _raise_invalid(url, invalid, int(bad.sum()))
     raise DataError(f"{url}: values too large for float64 statistics (overflow) in features or {target!r}")

@@ -33,7 +33,7 @@ of alphas:
    violation itself, checked after every sweep.  These sweeps cost
    ``O(s p)`` each; when they converge slowly (beyond ``m / 3`` sweeps, about
    the cost of a factorization) the linear system on the final support and
-   signs is solved exactly instead (:func:`dreg.core.solvers._common.polish`).
+   signs is solved exactly instead (:func:`polish`, below).
 
 6. **Mixed precision**: from 256 features the sweeps read a float32 copy of
    ``Q`` (half the memory traffic of the row updates, which run at memory
@@ -85,9 +85,9 @@ _ANDERSON = 5
 _POLISH_FIRST = 60
 # solutions the path predictor extrapolates from (quadratic in log alpha)
 _PREDICT_POINTS = 3
-# sweeps read a float32 copy of Q from this many features (below, Q fits the
-# caches and the copy was measured to buy nothing: 1.0x at p = 150-350, 1.4x
-# at 500, 1.7x at 2000); DREG_CD_FLOAT64=1 turns the copy off
+# sweeps read a float32 copy of Q from this many features: below it Q fits the
+# caches and the copy buys nothing (benchmarks/README.md, "Measured speed-ups");
+# DREG_CD_FLOAT64=1 turns the copy off
 _FLOAT32_MIN_FEATURES = 256
 _FLOAT32 = os.environ.get("DREG_CD_FLOAT64", "") not in ("1", "true", "yes")
 
@@ -370,7 +370,7 @@ def _round_kernel(Q, c, b, work_mask, diag, denom, l1, l2, lo, hi, thresh, kkt_t
 
 
 def _polish_kernel(Q, q, b, l1, l2, lower, upper):  # pragma: no cover - compiled
-    """:func:`dreg.core.solvers._common.polish` in compilable form: ``(x, ok)``.
+    """The compiled body of :func:`polish` (below): ``(x, ok)``.
 
     The exact solution on the support and signs of ``b``: Cholesky of
     ``Q_SS + diag(l2_S)`` on the free set ``S`` (non-zero, inside the box),
@@ -695,16 +695,8 @@ def cd_path(
     # ... but the exact sweeps stop on the KKT violation itself, with a margin
     # for the rounding of the maintained gradient
     kkt_tol = 0.5 * target
-    # The sweeps stream one row of Q per coordinate update and run at memory
-    # speed; from a float32 copy of Q they stream half the bytes (1.4-1.8x
-    # faster sweeps).  ``c`` and ``b`` stay float64 and ``c`` is recomputed
-    # from the float64 Q after every round, so the float32 rows only add
-    # ``~6e-8 |Q_j| |db_j|`` per update between refreshes: mixed-precision
-    # iterative refinement, whose steps (and so errors) shrink as the
-    # iterations converge.  The verdict on each alpha (KKT check after the
-    # refresh), the strong rule and the polish use the float64 gradient; within
-    # a round only the sweeps' own stop reads the maintained one.
-    # (The copy costs 4 p^2 bytes per path being solved.)
+    # mixed precision (step 6 of the module docstring): the sweeps read a
+    # float32 copy of Q, which costs 4 p^2 bytes per path being solved
     Qs = _sweep_copy(Q) if p >= _FLOAT32_MIN_FEATURES and _FLOAT32 else Q
     _path_kernel(
         Q, Qs, q, np.ascontiguousarray(alphas, dtype=np.float64), penalty.l1_ratio,
