@@ -35,48 +35,42 @@ EXIT_OK = 0
 
 
 class DregError(Exception):
-    """Base of the batch job's errors: ``exit_code`` and ``label`` say how ``dreg`` reports it."""
+    """Base of the batch job's errors: ``exit_code`` and ``label`` say how ``dreg`` reports it.
+
+    Subclasses declare both in their class statement:
+    ``class DataError(DregError, ValueError, exit_code=3, label="data error")``.
+    """
 
     exit_code: ClassVar[int] = 1
     label: ClassVar[str] = "error"
 
+    def __init_subclass__(cls, *, exit_code: int, label: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.exit_code = exit_code
+        cls.label = label
 
-class RegistryError(DregError, RuntimeError):
+
+class RegistryError(DregError, RuntimeError, exit_code=1, label="registry error"):
     """The registry or a model in it cannot be read or written (exit code 1)."""
 
-    exit_code = 1
-    label = "registry error"
 
-
-class ConfigError(DregError, ValueError):
+class ConfigError(DregError, ValueError, exit_code=2, label="configuration error"):
     """The configuration file is missing, not YAML, or not valid (exit code 2)."""
 
-    exit_code = 2
-    label = "configuration error"
 
-
-class DataError(DregError, ValueError):
+class DataError(DregError, ValueError, exit_code=3, label="data error"):
     """Bad data: missing or non-numeric columns, invalid values, unreadable files (exit code 3)."""
 
-    exit_code = 3
-    label = "data error"
 
-
-class ClusterError(DregError, RuntimeError):
+class ClusterError(DregError, RuntimeError, exit_code=4, label="cluster error"):
     """The Dask scheduler cannot be reached or was lost (exit code 4)."""
 
-    exit_code = 4
-    label = "cluster error"
 
-
-class PromotionRejected(DregError, RuntimeError):
+class PromotionRejected(DregError, RuntimeError, exit_code=5, label="not promoted"):
     """The new version was stored but not promoted to ``latest`` (exit code 5).
 
     ``outcome`` is the :class:`dreg.job.pipeline.FitOutcome` of the stored version.
     """
-
-    exit_code = 5
-    label = "not promoted"
 
     def __init__(self, reason: str, outcome: Any) -> None:
         super().__init__(reason)
