@@ -1,11 +1,13 @@
 """The batch jobs behind the CLI: fit a lake into the registry, score a lake.
 
-``run_fit``: list the lake (partition filters prune files first), one
-``dreg-read-stats`` task per file on the cluster, a ``dreg-merge`` tree, then
-cross-validation and the refit on the coordinator from the statistics alone,
-and finally a registry version (``model.json``, ``metrics.json``,
-``report.html``) written atomically.  Nothing reaches the registry unless every
-step succeeded.
+``run_fit`` runs named steps: ``_plan`` lists the lake (partition filters
+prune files first); ``_scan`` runs one ``dreg-read-stats`` task per file on the
+cluster and a ``dreg-merge`` tree; the estimator cross-validates and refits on
+the coordinator from the statistics alone; ``_metrics`` and ``_record`` build
+the typed records (:mod:`dreg.job.record`); ``_promotion`` decides against the
+champion; ``_publish`` writes the registry version (``model.json``,
+``metrics.json``, ``report.html``) atomically and prunes the statistics cache.
+Nothing reaches the registry unless every step succeeded.
 """
 
 from __future__ import annotations
@@ -214,21 +216,27 @@ def _plan(cfg: Config, log: Log) -> _Plan:
     return _Plan(lake, features, spec, cache)
 
 
-def _scan(cfg: Config, plan: _Plan, t0: float, cluster: dict[str, Any], log: Log, tty: bool | None) -> _Scan:
+def _scan(
+    cfg: Config,
+    plan: _Plan,
+    t0: float,
+    *,
+    address: str | None,
+    scheduler_file: str | None,
+    performance_report: str | None,
+    log: Log,
+    tty: bool | None,
+) -> _Scan:
     """The data pass on the cluster: one task per file and a merge tree, then the row counts.
 
-    ``cluster`` holds ``address``, ``scheduler_file`` and ``performance_report``
-    (run_fit's options).  Raises :class:`DataError` naming the first bad file,
-    or when no row is usable.
+    Raises :class:`DataError` naming the first bad file, or when no row is usable.
     """
     import distributed
 
     from dreg.job.cluster import compute_with_progress, dask_client
     from dreg.job.scan import lake_graph
 
-    performance_report = cluster["performance_report"]
-    connect = {"address": cluster["address"], "scheduler_file": cluster["scheduler_file"]}
-    with dask_client(cfg.cluster, **connect, log=log) as (client, info):
+    with dask_client(cfg.cluster, address=address, scheduler_file=scheduler_file, log=log) as (client, info):
         graph = lake_graph(plan.lake, plan.spec, plan.cache)
         report_ctx = (
             distributed.performance_report(filename=performance_report)
@@ -370,8 +378,16 @@ def run_fit(
     # the report's plotting library loads while the cluster reads the data
     warming = threading.Thread(target=warm_up, name="dreg-report-warm-up", daemon=True)
     warming.start()
-    cluster = {"address": scheduler, "scheduler_file": scheduler_file, "performance_report": performance_report}
-    scan = _scan(cfg, plan, t0, cluster, log, tty)
+    scan = _scan(
+        cfg,
+        plan,
+        t0,
+        address=scheduler,
+        scheduler_file=scheduler_file,
+        performance_report=performance_report,
+        log=log,
+        tty=tty,
+    )
     est = build_estimator(cfg.model)
     try:
         est.fit_stats(scan.stats, plan.features)

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 import yaml
 
-from dreg.job import cli
 from dreg.job.config import parse_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -581,7 +580,10 @@ def test_run_dreg_reports_a_missing_dask_jobqueue(
 # --------------------------------------------------------------------------- the README
 def test_readme_documents_every_exit_code_and_the_steps() -> None:
     text = (DEPLOY / "README.md").read_text(encoding="utf-8")
-    codes = sorted(v for k, v in vars(cli).items() if k.startswith("EXIT_") and isinstance(v, int))
+    from dreg.job import errors
+
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.DregError)]
+    codes = sorted({errors.EXIT_OK} | {c.exit_code for c in classes})  # what `dreg` exits with (cli.main)
     assert codes == [0, 1, 2, 3, 4, 5]
     for code in codes:
         assert re.search(rf"^\| *`?{code}`? *\|", text, re.M), f"exit code {code} is not in the table"
