@@ -29,7 +29,7 @@ readers, :func:`column_block_stats`, with an interpreted fallback): no Dask impo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -363,12 +363,7 @@ def sorted_block_stats(
     K = labels.shape[0]
     p = Xs.shape[1]
     count = np.zeros(K, dtype=np.int64)
-    weight_sum = np.zeros(K)
-    x_mean = np.zeros((K, p))
-    y_mean = np.zeros(K)
-    xx = np.zeros((K, p, p))
-    xy = np.zeros((K, p))
-    yy = np.zeros(K)
+    weight_sum, x_mean, y_mean, xx, xy, yy = _moment_arrays(K, p)
     for k in range(K):
         a, b = bounds[k], bounds[k + 1]
         res = _group_stats(Xs[a:b], ys[a:b], None if ws is None else ws[a:b])
@@ -680,45 +675,36 @@ def _chan(
     return W, x_mean, y_mean, xx, xy, yy
 
 
+# the moments of a SufficientStats, in the order _chan and _group_stats use
+_MOMENTS = ("weight_sum", "x_mean", "y_mean", "xx", "xy", "yy")
+
+
+def _moment_arrays(K: int, p: int) -> list[np.ndarray]:
+    """Zeroed ``weight_sum, x_mean, y_mean, xx, xy, yy`` for ``K`` labels and ``p`` features."""
+    return [np.zeros(K), np.zeros((K, p)), np.zeros(K), np.zeros((K, p, p)), np.zeros((K, p)), np.zeros(K)]
+
+
+def _aligned_moments(s: SufficientStats, index: IntArray, K: int) -> list[np.ndarray]:
+    """The moments of ``s`` at rows ``index`` of zeroed ``K``-label arrays (zero elsewhere)."""
+    out = _moment_arrays(K, s.n_features)
+    for arr, name in zip(out, _MOMENTS, strict=True):
+        arr[index] = getattr(s, name)
+    return out
+
+
 def merge(a: SufficientStats, b: SufficientStats) -> SufficientStats:
     """Merge statistics of two disjoint row sets, label by label (exact, order-free)."""
     if a.n_features != b.n_features:
         raise ValueError(f"cannot merge statistics with {a.n_features} and {b.n_features} features")
     labels = np.union1d(a.labels, b.labels)
-    K, p = labels.shape[0], a.n_features
+    K = labels.shape[0]
     ia = np.searchsorted(labels, a.labels)
     ib = np.searchsorted(labels, b.labels)
 
     count = np.zeros(K, dtype=np.int64)
-    Wa = np.zeros(K)
-    ma = np.zeros((K, p))
-    mya = np.zeros(K)
-    xxa = np.zeros((K, p, p))
-    xya = np.zeros((K, p))
-    yya = np.zeros(K)
     count[ia] += a.count
-    Wa[ia] = a.weight_sum
-    ma[ia] = a.x_mean
-    mya[ia] = a.y_mean
-    xxa[ia] = a.xx
-    xya[ia] = a.xy
-    yya[ia] = a.yy
-
     count[ib] += b.count
-    Wb = np.zeros(K)
-    mb = np.zeros((K, p))
-    myb = np.zeros(K)
-    xxb = np.zeros((K, p, p))
-    xyb = np.zeros((K, p))
-    yyb = np.zeros(K)
-    Wb[ib] = b.weight_sum
-    mb[ib] = b.x_mean
-    myb[ib] = b.y_mean
-    xxb[ib] = b.xx
-    xyb[ib] = b.xy
-    yyb[ib] = b.yy
-
-    W, x_mean, y_mean, xx, xy, yy = _chan(Wa, ma, mya, xxa, xya, yya, Wb, mb, myb, xxb, xyb, yyb)
+    W, x_mean, y_mean, xx, xy, yy = _chan(*_aligned_moments(a, ia, K), *_aligned_moments(b, ib, K))
     return SufficientStats(
         labels=labels,
         count=count,
@@ -755,36 +741,11 @@ def collapse(stats: SufficientStats, labels: ArrayLike | None = None, new_label:
         idx = np.arange(stats.n_labels)
     else:
         idx = np.searchsorted(stats.labels, np.asarray(labels, dtype=np.int64))
-    singles = []
-    for i in idx:
-        s = stats._take(slice(int(i), int(i) + 1))
-        singles.append(
-            SufficientStats(
-                labels=np.array([new_label], dtype=np.int64),
-                count=s.count,
-                weight_sum=s.weight_sum,
-                x_mean=s.x_mean,
-                y_mean=s.y_mean,
-                xx=s.xx,
-                xy=s.xy,
-                yy=s.yy,
-                nonfinite_x=np.zeros_like(s.nonfinite_x),
-                n_blocks=0,
-            )
-        )
-    if not singles:
-        out = empty_stats(stats.n_features)
-    else:
-        out = merge_all(singles)
-    return SufficientStats(
-        labels=out.labels,
-        count=out.count,
-        weight_sum=out.weight_sum,
-        x_mean=out.x_mean,
-        y_mean=out.y_mean,
-        xx=out.xx,
-        xy=out.xy,
-        yy=out.yy,
+    # one label each, renamed; the bad-value counts are the whole input's, set once at the end
+    singles = [replace(stats._take(slice(int(i), int(i) + 1)), labels=np.array([new_label], dtype=np.int64)) for i in idx]
+    out = merge_all(singles) if singles else empty_stats(stats.n_features)
+    return replace(
+        out,
         nonfinite_x=stats.nonfinite_x,
         nonfinite_y=stats.nonfinite_y,
         nonfinite_w=stats.nonfinite_w,

@@ -118,18 +118,13 @@ def estimator_from_dict(d: dict[str, Any]) -> Any:
     est.feature_names_in_ = np.asarray(d["features"], dtype=object)
     if "path" in d:
         path = d["path"]
+        floats = ("l1_ratios", "alphas", "mse_path", "train_mse_path", "mse_mean", "mse_se")
+        indices = ("best_l1_index", "best_alpha_index", "alpha_1se_index")
         cv = CVResult(
-            l1_ratios=np.asarray(path["l1_ratios"], dtype=np.float64),
-            alphas=np.asarray(path["alphas"], dtype=np.float64),
+            **{k: np.asarray(path[k], dtype=np.float64) for k in floats},
+            **{k: int(path[k]) for k in indices},
             fold_labels=np.asarray(path["fold_labels"], dtype=np.int64),
-            mse_path=np.asarray(path["mse_path"], dtype=np.float64),
-            train_mse_path=np.asarray(path["train_mse_path"], dtype=np.float64),
-            mse_mean=np.asarray(path["mse_mean"], dtype=np.float64),
-            mse_se=np.asarray(path["mse_se"], dtype=np.float64),
-            best_l1_index=int(path["best_l1_index"]),
-            best_alpha_index=int(path["best_alpha_index"]),
-            alpha_1se_index=int(path["alpha_1se_index"]),
-            fold_coef=np.zeros((0,)),
+            fold_coef=np.zeros((0,)),  # not stored: est.fold_coef_ keeps the chosen alpha's
             n_iter=np.zeros((0,), dtype=np.int64),
         )
         single = est._l1_fixed is not None or np.ndim(est.l1_ratio) == 0

@@ -103,29 +103,14 @@ def build_estimator(m: ModelConfig):
     """The CV estimator a ``model:`` section describes."""
     from dreg.estimators import ElasticNetCV, LassoCV, RidgeCV
 
-    common = dict(
-        alphas=m.alphas if isinstance(m.alphas, int) else list(m.alphas),
-        eps=m.eps,
-        cv=m.cv,
-        fit_intercept=m.fit_intercept,
-        standardize=m.standardize,
-        penalty_factor=dict(m.penalty_factor) if m.penalty_factor else None,
-        positive=m.positive,
-        lower_bounds=dict(m.lower_bounds) if isinstance(m.lower_bounds, dict) else m.lower_bounds,
-        upper_bounds=dict(m.upper_bounds) if isinstance(m.upper_bounds, dict) else m.upper_bounds,
-        solver=m.solver,
-        selection=m.selection,
-        tol=m.tol,
-        max_iter=m.max_iter,
-        random_state=m.random_state,
-        n_jobs=m.n_jobs,
-    )
-    if m.penalty == "lasso":
-        return LassoCV(**common)
-    if m.penalty == "ridge":
-        return RidgeCV(**common)
-    l1 = 0.5 if m.l1_ratio is None else (list(m.l1_ratio) if isinstance(m.l1_ratio, list) else m.l1_ratio)
-    return ElasticNetCV(l1_ratio=l1, **common)
+    cls = {"lasso": LassoCV, "ridge": RidgeCV, "elasticnet": ElasticNetCV}[m.penalty]
+    # the config's model fields are the estimator's parameters, by name (one source: dreg.estimators._validation)
+    values = m.model_dump(mode="python")
+    params = {name: values[name] for name in cls._get_param_names()}
+    params["penalty_factor"] = params["penalty_factor"] or None
+    if cls is ElasticNetCV and params["l1_ratio"] is None:
+        params["l1_ratio"] = 0.5
+    return cls(**params)
 
 
 def _now() -> _dt.datetime:
