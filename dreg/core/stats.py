@@ -346,6 +346,22 @@ def block_stats(
     )
 
 
+def _finite_block(labels, count, weight_sum, x_mean, y_mean, xx, xy, yy) -> SufficientStats:
+    """The statistics of one block whose values were all finite (no bad value to count)."""
+    return SufficientStats(
+        labels=np.asarray(labels, dtype=np.int64),
+        count=np.array(count, dtype=np.int64),  # a copy: it becomes read-only
+        weight_sum=weight_sum,
+        x_mean=x_mean,
+        y_mean=y_mean,
+        xx=xx,
+        xy=xy,
+        yy=yy,
+        nonfinite_x=np.zeros(x_mean.shape[1], dtype=np.int64),
+        n_blocks=1,
+    )
+
+
 def sorted_block_stats(
     Xs: np.ndarray,
     ys: np.ndarray,
@@ -368,18 +384,7 @@ def sorted_block_stats(
         a, b = bounds[k], bounds[k + 1]
         res = _group_stats(Xs[a:b], ys[a:b], None if ws is None else ws[a:b])
         count[k], weight_sum[k], x_mean[k], y_mean[k], xx[k], xy[k], yy[k] = res
-    return SufficientStats(
-        labels=np.asarray(labels, dtype=np.int64),
-        count=count,
-        weight_sum=weight_sum,
-        x_mean=x_mean,
-        y_mean=y_mean,
-        xx=xx,
-        xy=xy,
-        yy=yy,
-        nonfinite_x=np.zeros(p, dtype=np.int64),
-        n_blocks=1,
-    )
+    return _finite_block(labels, count, weight_sum, x_mean, y_mean, xx, xy, yy)
 
 
 # --------------------------------------------------------------------------- columnar blocks
@@ -524,18 +529,7 @@ def column_block_stats(
     A = _work_array(scratch, m, p)
     shift, sums = _scatter_shifted(columns, y, w, rows, codes, dest, ws, W, A)
     x_mean, y_mean, xx, xy, yy = _fold_moments(A, bounds, W, sums, shift, p)
-    return SufficientStats(
-        labels=labels,
-        count=count.astype(np.int64),
-        weight_sum=W,
-        x_mean=x_mean,
-        y_mean=y_mean,
-        xx=xx,
-        xy=xy,
-        yy=yy,
-        nonfinite_x=np.zeros(p, dtype=np.int64),
-        n_blocks=1,
-    )
+    return _finite_block(labels, count, W, x_mean, y_mean, xx, xy, yy)
 
 
 def _fold_layout(fold: ArrayLike | None, m: int) -> tuple[IntArray, IntArray, IntArray, IntArray]:

@@ -134,16 +134,9 @@ def _security(cfg: ClusterConfig):
         if not os.path.isfile(path):
             raise ConfigError(f"cluster.tls.{key}: no such file {path!r}")
     t = cfg.tls
-    return Security(
-        tls_ca_file=t.ca_file,
-        tls_client_cert=t.cert,
-        tls_client_key=t.key,
-        tls_scheduler_cert=t.cert,
-        tls_scheduler_key=t.key,
-        tls_worker_cert=t.cert,
-        tls_worker_key=t.key,
-        require_encryption=True,
-    )
+    # the scheduler, the workers and this client all present the one certificate
+    roles = {f"tls_{role}_{kind}": getattr(t, kind) for role in ("client", "scheduler", "worker") for kind in ("cert", "key")}
+    return Security(tls_ca_file=t.ca_file, require_encryption=True, **roles)
 
 
 def _prefix_counts(client: Any, prefix: str) -> dict[str, int] | None:
