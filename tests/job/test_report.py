@@ -492,16 +492,16 @@ def test_rejects_non_mappings():
 
 # --------------------------------------------------------------------------- browser
 def _chromium() -> str:
+    """The Chromium binary; without one the browser test is skipped, unless
+    ``DREG_REQUIRE_CHROMIUM=1`` (set by ``.ci/run``) makes its absence a failure."""
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)
         if found:
             return found
-    if os.environ.get("DREG_ALLOW_NO_CHROMIUM") == "1":
-        pytest.skip("chromium not installed (DREG_ALLOW_NO_CHROMIUM=1)")
-    pytest.fail(
-        "chromium is not installed: the report's browser test needs it "
-        "(apt-get install -y chromium), or set DREG_ALLOW_NO_CHROMIUM=1 to skip this test"
-    )
+    how = "install it to run this test (Debian: apt-get install -y chromium)"
+    if os.environ.get("DREG_REQUIRE_CHROMIUM") == "1":
+        pytest.fail(f"chromium is not installed but DREG_REQUIRE_CHROMIUM=1: {how}")
+    pytest.skip(f"chromium is not installed: {how}; set DREG_REQUIRE_CHROMIUM=1 to make its absence a failure")
 
 
 @pytest.mark.slow
@@ -558,3 +558,14 @@ def test_warm_up_leaves_the_next_report_unchanged(enet_model, enet_report):
     t.start()
     t.join()
     assert render_report(enet_model, metrics_of(enet_model)) == enet_report
+
+
+def test_no_chromium_skips_with_how_to_unless_required(monkeypatch):
+    """A fresh machine without a browser skips the browser test (saying how to run it); CI fails instead."""
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.delenv("DREG_REQUIRE_CHROMIUM", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        _chromium()
+    monkeypatch.setenv("DREG_REQUIRE_CHROMIUM", "1")
+    with pytest.raises(pytest.fail.Exception, match="DREG_REQUIRE_CHROMIUM=1"):
+        _chromium()
