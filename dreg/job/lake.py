@@ -123,6 +123,9 @@ class FilePart:
     # first ``_MAX_ERRORS`` messages in lake order, and how many there were
     errors: tuple[str, ...] = ()
     n_errors: int = 0
+    # the statistics of the files merged here that the champion never trained on (None: no
+    # such file, or nobody asked): :func:`dreg.job.scan.lake_graph` with ``trained_on``
+    new_stats: SufficientStats | None = None
 
     def raise_errors(self) -> None:
         """Raise :class:`DataError` for the first file that failed, naming how many did."""
@@ -516,6 +519,9 @@ _MAX_ERRORS = 20
 def merge_parts(*parts: FilePart) -> FilePart:
     """Merge file statistics and concatenate their accounts (tree-reduction step).
 
+    ``new_stats`` (files the champion never trained on) are merged alongside,
+    in the same tree: the statistics of all files do not depend on them.
+
     Parts with data errors carry no statistics: once any part has errors the
     result only collects the error messages (in lake order).
     """
@@ -527,7 +533,12 @@ def merge_parts(*parts: FilePart) -> FilePart:
     for p in parts[1:]:
         stats = merge(stats, p.stats)
         files.extend(p.files)
-    return FilePart(stats=stats, files=tuple(files))
+    # a second, independent merge: ``stats`` above is the same bit for bit with or without it
+    new = [p.new_stats for p in parts if p.new_stats is not None]
+    new_stats = new[0] if new else None
+    for s in new[1:]:
+        new_stats = merge(new_stats, s)
+    return FilePart(stats=stats, files=tuple(files), new_stats=new_stats)
 
 
 def failed_part(n_features: int, error: DataError) -> FilePart:

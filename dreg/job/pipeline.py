@@ -27,12 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from dreg.core.problem import make_problem, mse_from_stats
+from dreg.core.problem import make_problem
 from dreg.core.stats import SufficientStats, collapse
 from dreg.job.cache import StatsCache, default_cache_url, stats_key
 from dreg.job.config import Config, ModelConfig
 from dreg.job.errors import DataError, PromotionRejected, RegistryError
 from dreg.job.lake import Lake, ReadSpec, infer_features, open_lake
+from dreg.job.promotion import feature_subset, fixed_model_mse, held_out_rows, out_of_fold_mse
 from dreg.job.record import DataInfo, FileAccount, MetricsRecord, ModelRecord, Promotion, RowsInfo, RunInfo
 from dreg.job.registry import ModelRef, new_version, read_record, write_version
 
@@ -41,44 +42,126 @@ __all__ = ["FitOutcome", "PromotionRejected", "build_estimator", "run_fit", "run
 Log = Callable[[str], None]
 
 
-def _promotion(cfg: Config, stats: SufficientStats, features: list[str], challenger: float, log: Log) -> Promotion:
-    """Champion/challenger decision against the current ``latest`` on the same folds of the new data.
+def _champion(cfg: Config) -> tuple[ModelRef, ModelRecord] | None:
+    """The current ``latest`` (``None`` when there is none), read before the data pass:
+    its ``data.fingerprint`` tells the pass which files are new."""
+    try:
+        ref, record, _ = read_record(ModelRef(cfg.output.registry, cfg.output.name), cfg.output.storage_options)
+    except RegistryError:
+        return None
+    return ref, record
 
-    The challenger's error is its cross-validated MSE at its alpha; the
-    champion's is the mean over the same folds of its MSE on each fold's rows
-    (from the fold statistics, no data read).  Promote when
-    ``challenger <= champion * (1 + tolerance)``.
+
+def _trained_on(cfg: Config, champion: tuple[ModelRef, ModelRecord] | None) -> Any:
+    """The champion's file fingerprints when the promotion check needs the new files' statistics."""
+    if champion is None or not cfg.output.promotion.enabled or champion[1].data is None:
+        return None
+    return champion[1].data.fingerprint
+
+
+def _cv_mse(est: Any) -> float:
+    """The cross-validated MSE at the chosen alpha (``metrics.json``'s ``cv_mse``)."""
+    cv = est.cv_result_
+    return float(cv.mse_mean[cv.best_l1_index][est.chosen_alpha_index_])
+
+
+def _promotion(
+    cfg: Config,
+    champion: tuple[ModelRef, ModelRecord] | None,
+    est: Any,
+    stats: SufficientStats,
+    new_stats: SufficientStats | None,
+    features: list[str],
+    log: Log,
+) -> Promotion:
+    """Champion/challenger decision against the current ``latest``: both errors out of sample, on the same rows.
+
+    * **New rows** (``rule: new_rows``), when the lake has rows of files the
+      champion never trained on (not in its ``data.fingerprint``: path, size,
+      mtime, ETag): the champion's error is its fixed model's MSE on those rows;
+      the challenger's is its cross-validated error on the same rows: each row
+      is scored by the challenger's fold model of its fold at the chosen alpha
+      (trained without that fold: ``fold_coef_`` and the intercept of the
+      fold's training statistics), pooled over folds with the weights.
+      ``new_stats`` (the new files' per-fold statistics) come from the same
+      data pass (:func:`dreg.job.scan.lake_graph`).
+    * **Same folds** (``rule: same_folds``), when there are no new rows: the
+      champion's configuration (its recorded ``config.model``) is
+      cross-validated on the same folds of the current statistics (no data
+      read), and its CV MSE at its chosen alpha is the champion's error; the
+      challenger's is its own CV MSE.  With the same configuration and features
+      the two are equal without a refit, and the reason says ``unchanged``.
+
+    Promote when ``challenger <= champion * (1 + tolerance)``.  Promoted, not
+    compared: the first model, ``promotion.enabled: false``, a champion whose
+    features are absent now or (same-folds rule) that has no recorded
+    configuration.  ``rows`` of the record is the number of rows both errors
+    were measured on.
     """
     p = cfg.output.promotion
-    decision = partial(Promotion, challenger_mse=challenger, tolerance=p.tolerance)
-    try:
-        champ_ref, champ, _ = read_record(ModelRef(cfg.output.registry, cfg.output.name), cfg.output.storage_options)
-    except RegistryError:
-        return decision(champion=None, champion_mse=None, status="first", reason="no previous model")
+    challenger = _cv_mse(est)
+    decision = partial(Promotion, tolerance=p.tolerance)
+    if champion is None:
+        return decision(
+            challenger_mse=challenger, champion=None, champion_mse=None, status="first", reason="no previous model"
+        )
+    champ_ref, champ = champion
     decision = partial(decision, champion=champ_ref.version)
+    not_compared = partial(decision, challenger_mse=challenger, champion_mse=None, status="promoted")
     if not p.enabled:
-        return decision(champion_mse=None, status="promoted", reason="promotion checks disabled")
+        return not_compared(reason="promotion checks disabled")
     missing = [f for f in champ.features if f not in features]
     if missing:
-        reason = f"champion uses features absent now ({missing[:5]}); not comparable"
-        return decision(champion_mse=None, status="promoted", reason=reason)
-    coef = np.zeros(len(features))
-    for name, c in zip(champ.features, champ.coef, strict=True):
-        coef[features.index(name)] = c
-    folds = stats.labels[stats.labels >= 0]
-    intercept = np.array([champ.intercept])
-    errors = [float(mse_from_stats(stats.select(int(k)), coef[None, :], intercept)[0]) for k in folds]
-    champion = float(np.mean(errors))
-    if challenger <= champion * (1.0 + p.tolerance):
-        reason = f"CV MSE {challenger:.6g} <= champion {champ_ref.version}'s {champion:.6g} x (1 + {p.tolerance:g})"
+        return not_compared(reason=f"champion uses features absent now ({missing[:5]}); not comparable")
+    folds = est.cv_result_.fold_labels
+    n_new = 0 if new_stats is None else held_out_rows(new_stats, folds)
+    unchanged = False
+    if n_new:
+        rule, rows, what = "new_rows", n_new, f"out-of-sample MSE on {n_new} new row(s)"
+        coef = np.zeros(len(features))
+        for name, c in zip(champ.features, champ.coef, strict=True):
+            coef[features.index(name)] = c
+        champion_mse = fixed_model_mse(new_stats, folds, coef, champ.intercept)
+        challenger = out_of_fold_mse(stats, new_stats, folds, est.fold_coef_, est.fit_intercept)
+    else:
+        rule, rows, what = "same_folds", held_out_rows(stats, folds), "CV MSE on the same folds"
+        section = (champ.config or {}).get("model")
+        if section is None:
+            return not_compared(reason="no new rows and the champion has no recorded configuration; not comparable")
+        try:
+            champ_model = ModelConfig.model_validate(section)
+        except ValueError as exc:  # pydantic's ValidationError: a configuration this version does not read
+            return not_compared(reason=f"the champion's configuration is not readable ({exc}); not comparable")
+        unchanged = champ.features == features and champ_model.model_dump(mode="json") == cfg.model.model_dump(
+            mode="json"
+        )
+        if unchanged:  # the refit would repeat the challenger's cross-validation bit for bit
+            champion_mse = challenger
+        else:
+            index = [features.index(name) for name in champ.features]
+            own = stats if index == list(range(len(features))) else feature_subset(stats, index)
+            refit = build_estimator(champ_model)
+            refit.fit_stats(own, champ.features)
+            champion_mse = _cv_mse(refit)
+    decision = partial(decision, challenger_mse=challenger, champion_mse=champion_mse, rule=rule, rows=rows)
+    if challenger <= champion_mse * (1.0 + p.tolerance):
+        if unchanged:
+            reason = (
+                f"unchanged: no new rows and the configuration of champion {champ_ref.version}; "
+                f"CV MSE {challenger:.6g} on the same folds"
+            )
+        else:
+            reason = (
+                f"{what}: {challenger:.6g} <= champion {champ_ref.version}'s {champion_mse:.6g} x (1 + {p.tolerance:g})"
+            )
         log(f"dreg: promoted: {reason}")
-        return decision(champion_mse=champion, status="promoted", reason=reason)
+        return decision(status="promoted", reason=reason)
     reason = (
-        f"CV MSE {challenger:.6g} is worse than champion {champ_ref.version}'s {champion:.6g} on the same folds "
+        f"{what}: {challenger:.6g} is worse than champion {champ_ref.version}'s {champion_mse:.6g} "
         f"by more than the tolerance {p.tolerance:g}; kept as a rejected candidate, 'latest' unchanged"
     )
     log(f"dreg: rejected: {reason}")
-    return decision(champion_mse=champion, status="rejected", reason=reason)
+    return decision(status="rejected", reason=reason)
 
 
 @dataclass(frozen=True)
@@ -163,6 +246,7 @@ class _Scan:
     n_cached: int
     cluster: dict[str, Any]
     seconds: float  # since the run started
+    new_stats: SufficientStats | None = None  # of the files the champion never trained on
 
 
 def _plan(cfg: Config, log: Log) -> _Plan:
@@ -211,6 +295,7 @@ def _scan(
     performance_report: str | None,
     log: Log,
     tty: bool | None,
+    trained_on: Any = None,
 ) -> _Scan:
     """The data pass on the cluster: one task per file and a merge tree, then the row counts.
 
@@ -222,7 +307,7 @@ def _scan(
     from dreg.job.scan import lake_graph
 
     with dask_client(cfg.cluster, address=address, scheduler_file=scheduler_file, log=log) as (client, info):
-        graph = lake_graph(plan.lake, plan.spec, plan.cache)
+        graph = lake_graph(plan.lake, plan.spec, plan.cache, trained_on)
         report_ctx = (
             distributed.performance_report(filename=performance_report)
             if performance_report
@@ -244,7 +329,7 @@ def _scan(
     for f in files if dropped else ():
         if f.rows_dropped:
             log(f"dreg: dropped {f.rows_dropped} invalid row(s) of {f.path}: {dict(f.invalid)}")
-    return _Scan(part.stats, files, rows_used, int(dropped), n_cached, cluster_info, seconds)
+    return _Scan(part.stats, files, rows_used, int(dropped), n_cached, cluster_info, seconds, part.new_stats)
 
 
 def _metrics(est: Any, scan: _Scan, seconds: float) -> MetricsRecord:
@@ -360,6 +445,7 @@ def run_fit(
     started = _now()
     t0 = time.perf_counter()
     plan = _plan(cfg, log)
+    champion = _champion(cfg)
     # the report's plotting library loads while the cluster reads the data
     warming = threading.Thread(target=warm_up, name="dreg-report-warm-up", daemon=True)
     warming.start()
@@ -372,6 +458,7 @@ def run_fit(
         performance_report=performance_report,
         log=log,
         tty=tty,
+        trained_on=_trained_on(cfg, champion),
     )
     est = build_estimator(cfg.model)
     try:
@@ -381,7 +468,7 @@ def run_fit(
     seconds = time.perf_counter() - t0
     model = _record(cfg, est, plan, scan, new_version(), started, seconds)
     metrics = _metrics(est, scan, seconds)
-    decision = _promotion(cfg, scan.stats, plan.features, metrics.cv_mse, log)
+    decision = _promotion(cfg, champion, est, scan.stats, scan.new_stats, plan.features, log)
     metrics = replace(metrics, promotion=decision)
     model = replace(model, promotion=decision)
     warming.join()  # matplotlib's state is process-global: one renderer at a time

@@ -90,7 +90,17 @@ class FileAccount:
 
 @dataclass(frozen=True)
 class Promotion:
-    """The champion/challenger decision (``status``: ``first``, ``promoted`` or ``rejected``)."""
+    """The champion/challenger decision (``status``: ``first``, ``promoted`` or ``rejected``).
+
+    ``rule`` says how the two errors were measured (see
+    :func:`dreg.job.pipeline._promotion`): ``"new_rows"`` (the champion's
+    fixed model and the challenger's cross-validation models, each scored on
+    rows of files the champion never trained on) or ``"same_folds"`` (the two
+    configurations' CV errors on the same folds of the current data); ``rows``
+    is how many rows the errors were measured on.  Both are ``None`` when no
+    comparison was made (first model, checks disabled, not comparable) and in
+    records written before they existed; ``to_json`` then omits them.
+    """
 
     challenger_mse: float
     tolerance: float
@@ -98,6 +108,8 @@ class Promotion:
     champion_mse: float | None
     status: str
     reason: str
+    rule: str | None = None
+    rows: int | None = None
 
     @property
     def promoted(self) -> bool:
@@ -105,8 +117,9 @@ class Promotion:
         return self.status != "rejected"
 
     def to_json(self) -> dict[str, Any]:
-        """The decision as a JSON object."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The decision as a JSON object (``rule`` and ``rows`` only when known)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: v for k, v in out.items() if v is not None or k not in ("rule", "rows")}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Promotion:

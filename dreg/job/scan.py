@@ -7,18 +7,30 @@ file: read, or load from the statistics cache) and ``dreg-merge-<token>-...``
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
 from dask.base import tokenize
 from dask.delayed import Delayed, delayed
 
 from dreg._dask import tree_merge
 from dreg.job.cache import cached_file_stats
 from dreg.job.errors import DataError
-from dreg.job.lake import failed_part, merge_parts
+from dreg.job.lake import FilePart, failed_part, merge_parts
 
-__all__ = ["lake_graph"]
+__all__ = ["file_identity", "lake_graph"]
 
 
-def lake_graph(lake, spec, cache=None) -> Delayed:
+def file_identity(path: str, size: int | None, mtime: str | None, etag: str | None) -> tuple[Any, ...]:
+    """What makes two listings of a file the same file: path (URL), size, mtime and ETag.
+
+    The fields of a ``model.json`` ``data.fingerprint`` entry (without ``rows``).
+    """
+    return (path, size, mtime, etag)
+
+
+def lake_graph(lake, spec, cache=None, trained_on: Iterable[Mapping[str, Any]] | None = None) -> Delayed:
     """One ``dreg-read-stats`` task per lake file, merged by a ``dreg-merge`` tree.
 
     The result is a :class:`dreg.job.lake.FilePart`: the statistics of every file
@@ -27,8 +39,19 @@ def lake_graph(lake, spec, cache=None) -> Delayed:
     statistics and only reads the file when they are missing (then caches
     them).  Leaves are in the lake's file order whether cached or not, so the
     merge tree, and hence the result, is the same bit for bit.
+
+    ``trained_on`` (a champion's ``data.fingerprint`` entries): the files whose
+    identity (:func:`file_identity`) is not among them are *new*, and the same
+    tree also merges their statistics alone into ``FilePart.new_stats`` (``None``
+    when no file is new), in the same single pass.  ``stats`` does not change.
     """
-    token = tokenize(lake.url, [f.identity() for f in lake.files], spec, cache)[:16]
+    known = None
+    if trained_on is not None:
+        known = {file_identity(e.get("path"), e.get("size"), e.get("mtime"), e.get("etag")) for e in trained_on}
+    new = [
+        known is not None and file_identity(lake.full_url(f), f.size, f.mtime, f.etag) not in known for f in lake.files
+    ]
+    token = tokenize(lake.url, [f.identity() for f in lake.files], spec, cache, *([new] if known else []))[:16]
     so = None if cache is None else cache.storage_options
     leaves = [
         delayed(_file_stats_or_error, pure=True)(
@@ -37,24 +60,27 @@ def lake_graph(lake, spec, cache=None) -> Delayed:
             lake.full_url(f),
             None if cache is None else cache.entry(f),
             so,
+            is_new,
             dask_key_name=f"dreg-read-stats-{token}-{i}",
         )
-        for i, f in enumerate(lake.files)
+        for i, (f, is_new) in enumerate(zip(lake.files, new, strict=True))
     ]
     if not leaves:
         raise ValueError("no files to read")
     return tree_merge(leaves, token, func=merge_parts)
 
 
-def _file_stats_or_error(f, spec, url, entry, cache_storage_options):
+def _file_stats_or_error(f, spec, url, entry, cache_storage_options, is_new: bool = False) -> FilePart:
     """A lake file's statistics, or its :class:`dreg.job.lake.DataError` as a value.
 
     A bad file is an expected outcome, not a crash: returned, the error skips
     distributed's "Compute Failed" traceback on the worker's console and the
     retries, and the merge tree carries it to the client, which raises it
-    (:meth:`dreg.job.lake.FilePart.raise_errors`) naming the file.
+    (:meth:`dreg.job.lake.FilePart.raise_errors`) naming the file.  A new file's
+    statistics are also its part's ``new_stats`` (the cache entry is the same).
     """
     try:
-        return cached_file_stats(f, spec, url, entry, cache_storage_options)
+        part = cached_file_stats(f, spec, url, entry, cache_storage_options)
     except DataError as exc:
         return failed_part(len(spec.features), exc)
+    return replace(part, new_stats=part.stats) if is_new else part
