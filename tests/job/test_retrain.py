@@ -360,6 +360,79 @@ def test_promotion_first_promoted_rejected_disabled_and_history(lake: Path, addr
     assert [r["files_scanned"] for r in table] == [N_FILES, 0, 0, 0, 0]
 
 
+@pytest.mark.cluster
+def test_an_identical_rerun_is_promoted_as_unchanged_through_the_cli(
+    tmp_path: Path, address: str, rng: np.random.Generator
+) -> None:
+    """Issue 14: the same configuration on the same small lake, twice: exit 0 both times, the second
+    promoted as "unchanged" (before, the champion's in-sample error made it exit 5)."""
+    lake = write_days(tmp_path / "lake", rng, DAYS[:2])
+    registry = tmp_path / "reg"
+    cfg_file = write_config(tmp_path / "fit.yaml", config_dict(lake, registry, name="m"))
+    runs = [run_cli("fit", "--config", str(cfg_file), "--scheduler", address) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[1].stderr
+    assert "dreg: promoted: unchanged" in runs[1].stdout + runs[1].stderr
+    first, second = list_versions(str(registry), "m")
+    assert latest_version(str(registry), "m") == second
+    promotion = json.loads((registry / "m" / second / "metrics.json").read_text())["promotion"]
+    assert promotion["status"] == "promoted" and promotion["champion"] == first
+    assert (promotion["rule"], promotion["rows"]) == ("same_folds", 2 * FILES_PER_DAY * ROWS)
+    assert promotion["champion_mse"] == promotion["challenger_mse"]
+    proc = run_cli("history", f"{registry}/m")
+    assert proc.returncode == 0 and ["first", "promoted*"] == [
+        line.split()[1] for line in proc.stdout.splitlines() if line[:8].isdigit()
+    ]
+
+
+@pytest.mark.cluster
+def test_new_day_champion_and_challenger_are_scored_on_the_new_rows(
+    lake: Path, address: str, tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """A CV lasso, then a new day of files.  A ridge at alpha 1000 is clearly worse on the new rows: exit 5.
+    The lasso retrained is promoted, and the rule's two numbers equal numpy on the same rows read into
+    memory: the champion's fixed model, and each new row scored by the in-memory LassoCV's fold model of
+    its fold.  The model is bit for bit that of a fit without the promotion check (whose pass carries no
+    statistics of new files); the second run serves every file, new ones included, from the cache."""
+    registry = tmp_path / "reg"
+    cfg = config_dict(lake, registry, name="m")
+    champion = fit(cfg, address)
+    new_day = "2026-11-11"
+    for k in range(FILES_PER_DAY):
+        write_file(lake, rel(new_day, k), rng)
+    n_new = FILES_PER_DAY * ROWS
+
+    ridge = config_dict(lake, registry, name="m", model={"penalty": "ridge", "alphas": [1000.0]})
+    proc = run_cli("fit", "--config", str(write_config(tmp_path / "ridge.yaml", ridge)), "--scheduler", address)
+    assert proc.returncode == 5, proc.stderr
+    assert f"MSE on {n_new} new row(s)" in proc.stderr and f"worse than champion {champion.ref.version}" in proc.stderr
+    assert latest_version(str(registry), "m") == champion.ref.version
+    rejected = json.loads((registry / "m" / list_versions(str(registry), "m")[-1] / "metrics.json").read_text())
+    assert rejected["promotion"]["status"] == "rejected"
+    assert (rejected["promotion"]["rule"], rejected["promotion"]["rows"]) == ("new_rows", n_new)
+
+    lines: list[str] = []
+    out = fit(cfg, address, lines.append)
+    d = out.metrics.promotion
+    assert (d.status, d.rule, d.rows, d.champion) == ("promoted", "new_rows", n_new, champion.ref.version)
+    assert counts(out) == (0, N_FILES + FILES_PER_DAY)  # the ridge run cached the new day
+    assert out.model.promotion == d and any(s.startswith("dreg: promoted: out-of-sample MSE") for s in lines)
+    assert_bit_identical(out, fit(config_dict(lake, registry, name="check", cache={"enabled": False}), address))
+
+    files = open_lake(str(lake)).files
+    X, y, folds = read_in_memory(files)
+    new = np.concatenate([np.full(ROWS, f"day={new_day}" in f.path) for f in files])
+    assert new.sum() == n_new
+    coef, intercept = champion.model.coef, champion.model.intercept
+    np.testing.assert_allclose(d.champion_mse, np.mean((y[new] - X[new] @ coef - intercept) ** 2), rtol=1e-10)
+    ref = fit_in_memory(X, y, folds)
+    residuals = []
+    for i, k in enumerate(ref.cv_result_.fold_labels):
+        train, rows = folds != k, new & (folds == k)
+        b = y[train].mean() - X[train].mean(axis=0) @ ref.fold_coef_[i]
+        residuals.append(y[rows] - X[rows] @ ref.fold_coef_[i] - b)
+    np.testing.assert_allclose(d.challenger_mse, np.mean(np.concatenate(residuals) ** 2), rtol=1e-10)
+
+
 # --------------------------------------------------------------------------- the decision itself
 
 
@@ -481,9 +554,7 @@ def test_first_disabled_and_incomparable_champions(tmp_path: Path, fold_data) ->
     assert bare.status == "promoted" and "no recorded configuration" in bare.reason and bare.rule is None
 
 
-def test_without_new_rows_the_configurations_are_cross_validated_on_the_same_folds(
-    tmp_path: Path, fold_data
-) -> None:
+def test_without_new_rows_the_configurations_are_cross_validated_on_the_same_folds(tmp_path: Path, fold_data) -> None:
     """A champion fitted with another configuration: its configuration is refitted on the same statistics
     and its CV MSE at its chosen alpha is compared with the challenger's; a much worse challenger is
     rejected, a better one promoted.  The champion may have fewer features than the challenger."""
