@@ -140,9 +140,10 @@ def _promotion(
         else:
             index = [features.index(name) for name in champ.features]
             own = stats if index == list(range(len(features))) else feature_subset(stats, index)
-            refit = build_estimator(champ_model)
-            refit.fit_stats(own, champ.features)
-            champion_mse = _cv_mse(refit)
+            try:
+                champion_mse = _cv_mse(build_estimator(champ_model).fit_stats(own, champ.features))
+            except ValueError as exc:  # e.g. its configuration cannot cross-validate these folds
+                return not_compared(reason=f"the champion's configuration cannot be cross-validated here ({exc})")
     decision = partial(decision, challenger_mse=challenger, champion_mse=champion_mse, rule=rule, rows=rows)
     if challenger <= champion_mse * (1.0 + p.tolerance):
         if unchanged:
