@@ -428,8 +428,8 @@ def _positions_numpy(codes, bounds):
     return dest
 
 
-def _shift_into(col, codes, dest, ws, shift, out, j, sums):  # pragma: no cover - compiled
-    """``sqrt(w) (col - shift)`` into ``out[dest, j]``, and ``sum w (col - shift)`` per code.
+def _shift_into(col, codes, dest, ws, shift, out, sums):  # pragma: no cover - compiled
+    """``sqrt(w) (col - shift)`` into ``out[dest]``, and ``sum w (col - shift)`` per code.
 
     One pass over the column.  Rows with a negative code are skipped; ``ws``
     holds the weights in ``out``'s row order (empty: unit weights).
@@ -447,10 +447,10 @@ def _shift_into(col, codes, dest, ws, shift, out, j, sums):  # pragma: no cover 
                 v *= np.sqrt(ws[d])
             else:
                 sums[c] += v
-            out[d, j] = v
+            out[d] = v
 
 
-def _shift_into_numpy(col, codes, dest, ws, shift, out, j, sums):
+def _shift_into_numpy(col, codes, dest, ws, shift, out, sums):
     if np.any(codes < 0):
         keep = codes >= 0
         col, codes, dest = col[keep], codes[keep], dest[keep]
@@ -461,7 +461,20 @@ def _shift_into_numpy(col, codes, dest, ws, shift, out, j, sums):
         v *= np.sqrt(wr)
     else:
         sums[:] = np.bincount(codes, weights=v, minlength=sums.shape[0])
-    out[dest, j] = v
+    out[dest] = v
+
+
+def _kernel_column(x: FloatArray) -> FloatArray:
+    """``x`` as the one array type :func:`_shift_into` is compiled for: a
+    contiguous read-only float64 view (a copy only of a strided column).
+
+    A columnar reader's columns are read-only (Arrow's buffers) or fresh
+    (converted dtypes), contiguous or not (a column of a C-ordered matrix):
+    each combination would otherwise compile its own specialization.
+    """
+    view = np.ascontiguousarray(x).view()
+    view.flags.writeable = False
+    return view
 
 
 _jit = numba_jit()
@@ -606,10 +619,12 @@ def _scatter_shifted(
         # close to the shift relative to the spread and the exact correction loses nothing
         total = float(used.sum()) if w is None else float(w @ used)
         shift[j] = total / W_all if W_all > 0.0 else 0.0
+        # column j of the Fortran-ordered A is contiguous whether A is the
+        # whole work array or a slice of a larger scratch: one specialization
         if is_y:
-            _shift_into(x, codes, dest, ws, shift[j], A, j, sums[j])
+            _shift_into(_kernel_column(x), codes, dest, ws, shift[j], A[:, j], sums[j])
         else:
-            _shift_into(x, codes_x, dest_x, ws, shift[j], A, j, sums[j])
+            _shift_into(_kernel_column(x), codes_x, dest_x, ws, shift[j], A[:, j], sums[j])
     return shift, sums
 
 

@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     h.add_argument("model", metavar="REGISTRY/NAME")
     h.add_argument("--json", action="store_true", help="print the rows as JSON")
 
+    sub.add_parser(
+        "warmup",
+        help="compile every numba kernel into numba's cache (NUMBA_CACHE_DIR), so the first fit starts warm",
+        epilog=_EPILOG,
+    )
+
     s = sub.add_parser("show", help="summarize a stored model", epilog=_EPILOG)
     s.add_argument("model", metavar="REGISTRY/NAME[/VERSION]")
     s.add_argument("--json", action="store_true", help="print metrics and model facts as JSON")
@@ -214,6 +220,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from dreg.job.demo import run_demo
 
             return run_demo(args.workdir, args.n_workers, log=_log)
+        if args.command == "warmup":
+            from dreg.job.warmup import warm_up
+
+            warm_up(log=_log)
+            return EXIT_OK
         if args.command == "show":
             return _show(args.model, args.json)
         if args.command == "history":

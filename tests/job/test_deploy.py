@@ -453,6 +453,51 @@ def test_dockerfile() -> None:
     assert str(runner["securityContext"]["runAsUser"]) == users[-1].split(":")[0]
 
 
+def _dockerfile_env(lines: list[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    text = " ".join(ln.rstrip("\\").strip() for ln in lines if not ln.startswith("#"))
+    for stmt in re.findall(r"ENV (.*?)(?= (?:RUN|COPY|USER|WORKDIR|EXPOSE|CMD|FROM|ARG) |$)", text):
+        env.update(dict(re.findall(r"(\w+)=(\S+)", stmt)))
+    return env
+
+
+def test_dockerfile_warms_the_numba_cache_as_the_runtime_user() -> None:
+    """The image starts warm: `dreg warmup` runs at build, after `USER`, into a
+    NUMBA_CACHE_DIR that user owns (outside /tmp), for a CPU-independent target."""
+    text = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    env = _dockerfile_env(lines)
+    cache = env["NUMBA_CACHE_DIR"]
+    assert PurePosixPath(cache).is_absolute() and not cache.startswith("/tmp"), cache
+    assert env.get("NUMBA_CPU_NAME") == "generic", "a cache keyed to the build host's CPU recompiles on other nodes"
+    warm = [i for i, ln in enumerate(lines) if ln == "RUN dreg warmup"]
+    user = [i for i, ln in enumerate(lines) if ln.startswith("USER ")]
+    assert warm and user and warm[-1] > user[-1], "dreg warmup must run as the runtime user"
+    assert lines[user[-1]].split(None, 1)[1].split(":")[0] == "10001"
+    install = next(i for i, ln in enumerate(lines) if "pip install" in ln)
+    assert install < warm[-1]
+    # the root step that installs dreg creates the folder and gives it to uid 10001
+    root_step = " ".join(lines[install : user[-1]])
+    assert re.search(r'mkdir -p [^&]*"\$NUMBA_CACHE_DIR"', root_step)
+    assert re.search(r'chown dreg:dreg [^&]*"\$NUMBA_CACHE_DIR"', root_step)
+
+
+def test_kubernetes_pods_keep_the_image_warm_cache() -> None:
+    """No dreg Pod hides the image's numba cache under a volume or points numba elsewhere."""
+    cache = _dockerfile_env(
+        [ln.strip() for ln in (DEPLOY / "Dockerfile").read_text(encoding="utf-8").splitlines() if ln.strip()]
+    )["NUMBA_CACHE_DIR"]
+    daskjob = load_one(K8S / "daskjob.yaml")
+    spec = daskjob["spec"]
+    pods = [spec["job"]["spec"], spec["cluster"]["spec"]["scheduler"]["spec"], spec["cluster"]["spec"]["worker"]["spec"]]
+    for pod in pods:
+        for c in pod["containers"]:
+            assert "NUMBA_CACHE_DIR" not in {e["name"] for e in c.get("env", [])}
+            for target in pod_mounts(pod, c):
+                t = PurePosixPath(target)
+                assert t != PurePosixPath(cache) and t not in PurePosixPath(cache).parents, (target, cache)
+
+
 def test_dockerignore_keeps_keys_and_clutter_out() -> None:
     entries = {
         ln.strip() for ln in (REPO / ".dockerignore").read_text().splitlines() if ln.strip() and not ln.startswith("#")
@@ -524,6 +569,21 @@ def test_sbatch_script_is_valid_bash() -> None:
     assert re.search(r"^#SBATCH --ntasks=(\d+)$", text, re.M) and int(re.search(r"--ntasks=(\d+)", text).group(1)) >= 3
     assert "DASK_DISTRIBUTED__COMM__TLS__CA_FILE" in text and "REQUIRE_ENCRYPTION" in text
     assert re.search(r'^exit "\$rc"$', text, re.M), "exits with dreg's exit code"
+
+
+def test_sbatch_warms_a_shared_numba_cache_before_srun() -> None:
+    text = (DEPLOY / "slurm" / "dreg-fit.sbatch").read_text(encoding="utf-8")
+    code = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    export = [i for i, ln in enumerate(code) if ln.startswith("export NUMBA_CACHE_DIR=")]
+    warm = [i for i, ln in enumerate(code) if ln == "dreg warmup"]
+    srun = [i for i, ln in enumerate(code) if ln.startswith("srun ")]
+    activate = [i for i, ln in enumerate(code) if ln.startswith("source ") and "activate" in ln]
+    assert export and warm and srun and activate
+    # exported (so every srun task inherits it), then warmed in the venv, then the tasks start
+    assert export[0] < warm[0] < srun[0] and activate[0] < warm[0]
+    assert "$HOME" in code[export[0]], "the default cache is on the shared filesystem (the home folder)"
+    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    assert "dreg warmup" in readme and "NUMBA_CACHE_DIR" in readme
 
 
 def _load_run_dreg():

@@ -319,10 +319,13 @@ def _round_kernel(Q, c, b, work_mask, diag, denom, l1, l2, lo, hi, thresh, kkt_t
     tb = np.empty(p)
     tc = np.empty(p)
     check = kkt_tol > 0.0
-    total = 0
+    # counters start from a typed zero: a literal 0 would have numba also compile
+    # every callee for the constant ``Literal[int](0)`` (twice the compile time)
+    zero = np.int64(0)
+    total = zero
     ok = False
     while True:
-        m = 0
+        m = zero
         for j in range(p):
             if work_mask[j]:
                 work[m] = j
@@ -334,14 +337,14 @@ def _round_kernel(Q, c, b, work_mask, diag, denom, l1, l2, lo, hi, thresh, kkt_t
             if dmax < thresh or (check and _max_violation(c, b, l1, l2, lo, hi, work, m) <= kkt_tol):
                 ok = True
                 break
-            na = 0
+            na = zero
             for ii in range(m):
                 j = work[ii]
                 if b[j] != 0.0:
                     active[na] = j
                     na += 1
-            _save(hb, hc, 0, b, c, active, na)
-            k = 0
+            _save(hb, hc, zero, b, c, active, na)
+            k = zero
             while total < max_sweeps:
                 dmax = _sweep(Q, c, b, diag, denom, l1, lo, hi, active, na)
                 total += 1
@@ -354,8 +357,8 @@ def _round_kernel(Q, c, b, work_mask, diag, denom, l1, l2, lo, hi, thresh, kkt_t
                 _save(hb, hc, k, b, c, active, na)
                 if k == hb.shape[0] - 1:
                     _anderson(c, b, hb, hc, tb, tc, active, na, l1, l2, lo, hi)
-                    _save(hb, hc, 0, b, c, active, na)
-                    k = 0
+                    _save(hb, hc, zero, b, c, active, na)
+                    k = zero
             if ok:
                 break
         added = False
@@ -626,8 +629,9 @@ def polish(
         np.ascontiguousarray(b, dtype=f64),
         np.ascontiguousarray(l1, dtype=f64),
         np.ascontiguousarray(l2, dtype=f64),
-        np.ascontiguousarray(np.broadcast_to(lower, np.shape(b)), dtype=f64),
-        np.ascontiguousarray(np.broadcast_to(upper, np.shape(b)), dtype=f64),
+        # copies: a broadcast view is read-only, a specialization of its own
+        np.array(np.broadcast_to(lower, np.shape(b)), dtype=f64),
+        np.array(np.broadcast_to(upper, np.shape(b)), dtype=f64),
     )
     return x if ok else None
 
