@@ -18,9 +18,9 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import dask
-import dask.array as da
 import numpy as np
 from dask.base import tokenize
 from dask.delayed import Delayed, delayed
@@ -28,6 +28,9 @@ from dask.delayed import Delayed, delayed
 from dreg._frames import numeric_frame_to_numpy, raise_for_non_numeric
 from dreg.core.folds import FoldSpec
 from dreg.core.stats import SufficientStats, block_stats, merge
+
+if TYPE_CHECKING:  # pragma: no cover
+    import dask.array as da
 
 __all__ = ["TREE_FANIN", "dask_stats", "stats_graph", "tree_merge"]
 
@@ -163,6 +166,8 @@ def _as_series(v, frame, name: str):
 
 
 def _as_array_like(v, chunks: tuple[int, ...], name: str, n: float) -> da.Array:
+    import dask.array as da
+
     if isinstance(v, da.Array):
         arr = v
     elif hasattr(v, "__dask_graph__") and hasattr(v, "to_dask_array"):
@@ -222,6 +227,10 @@ def stats_graph(X, y, sample_weight, spec: FoldSpec) -> tuple[Delayed, list[str]
     # tasks get the spec without the (possibly Dask) fold array, which is wired in separately
     spec = FoldSpec(n_folds=spec.n_folds, random_state=spec.random_state, folds=folds if folds is None else True)
     names: list[str] | None = None
+    # dask.array is imported here, not at module import: the lake pass's workers
+    # load this module for tree_merge only
+    import dask.array as da
+
     if _is_dask_frame(X):
         leaves, names = _frame_leaves(X, y, sample_weight, folds, spec, token)
     else:

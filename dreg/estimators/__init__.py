@@ -5,9 +5,39 @@ compute per-fold statistics in one pass (in-process for numpy and pandas, on
 Dask for Dask collections), and solve every path from them with
 :mod:`dreg.core`.  :mod:`._base` holds the shared fit/predict/score and the
 objective, :mod:`._single` the single-alpha estimators, :mod:`._cv` the CV ones.
+
+The classes are imported on first use: the batch job's configuration imports
+:mod:`._validation` alone, without scikit-learn (a 2 s import on a small machine).
 """
 
-from dreg.estimators._cv import ElasticNetCV, LassoCV, RidgeCV
-from dreg.estimators._single import ElasticNet, Lasso, Ridge
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+_LAZY = {
+    "ElasticNet": "dreg.estimators._single",
+    "ElasticNetCV": "dreg.estimators._cv",
+    "Lasso": "dreg.estimators._single",
+    "LassoCV": "dreg.estimators._cv",
+    "Ridge": "dreg.estimators._single",
+    "RidgeCV": "dreg.estimators._cv",
+}
 
 __all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "Ridge", "RidgeCV"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dreg.estimators._cv import ElasticNetCV, LassoCV, RidgeCV  # noqa: F401
+    from dreg.estimators._single import ElasticNet, Lasso, Ridge  # noqa: F401
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'dreg.estimators' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, *globals()])

@@ -329,13 +329,26 @@ def _open(fs, f: LakeFile, url: str) -> pq.ParquetFile:
         raise DataError(f"{url}: not a readable Parquet file ({type(exc).__name__}: {exc})") from None
 
 
+# Arrow's fixed-width numeric types by name, and their numpy dtypes
+_PRIMITIVE = {
+    "double": "float64",
+    "float": "float32",
+    "halffloat": "float16",
+    **{f"{s}int{b}": f"{s}int{b}" for s in ("", "u") for b in (8, 16, 32, 64)},
+}
+
+
 def _column_array(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if isinstance(col, pa.ChunkedArray):
         # one chunk (a row group's column) is used as is: combine_chunks would copy it
         col = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
     t = col.type
-    if col.null_count == 0 and (pa.types.is_floating(t) or pa.types.is_integer(t)):
-        return col.to_numpy(zero_copy_only=False)
+    if col.null_count == 0 and str(t) in _PRIMITIVE:
+        # a read-only view of the Arrow buffer, as to_numpy gives, without its pandas import (0.5 s per worker)
+        dtype = np.dtype(_PRIMITIVE[str(t)])
+        view = np.frombuffer(col.buffers()[1], dtype=dtype, count=len(col), offset=col.offset * dtype.itemsize)
+        view.flags.writeable = False
+        return view
     # bools, decimals and nullable columns: float64 with NaN for nulls
     return pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
 

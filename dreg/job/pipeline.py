@@ -17,7 +17,6 @@ import datetime as _dt
 import json
 import platform
 import posixpath
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -441,15 +440,12 @@ def run_fit(
     publish.  Raises :class:`PromotionRejected` (the version is stored, ``latest``
     unchanged) when the new model loses to the champion.
     """
-    from dreg.job.report import render_report, warm_up
+    from dreg.job.report import render_report
 
     started = _now()
     t0 = time.perf_counter()
     plan = _plan(cfg, log)
     champion = _champion(cfg)
-    # the report's plotting library loads while the cluster reads the data
-    warming = threading.Thread(target=warm_up, name="dreg-report-warm-up", daemon=True)
-    warming.start()
     scan = _scan(
         cfg,
         plan,
@@ -472,7 +468,6 @@ def run_fit(
     decision = _promotion(cfg, champion, est, scan.stats, scan.new_stats, plan.features, log)
     metrics = replace(metrics, promotion=decision)
     model = replace(model, promotion=decision)
-    warming.join()  # matplotlib's state is process-global: one renderer at a time
     _publish(cfg, model, metrics, render_report(model, metrics), plan, log)
     ref = ModelRef(cfg.output.registry, cfg.output.name, model.version)
     log(
