@@ -92,14 +92,10 @@ def dask_client(
             n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
         except TypeError:  # older distributed without n_workers
             n_workers = len(client.scheduler_info().get("workers", {}))
-        dashboard = None
-        with contextlib.suppress(Exception):
-            # only when the scheduler really serves one (an existing cluster may not)
-            # (the "dashboard" service is the scheduler's HTTP port, served even
-            # when the embedded cluster runs without the Bokeh dashboard)
-            embedded_without = kind == "embedded LocalCluster" and cfg.dashboard_address is None
-            if not embedded_without and "dashboard" in client.scheduler_info().get("services", {}):
-                dashboard = client.dashboard_link
+        if cluster is not None:  # embedded: the Bokeh dashboard runs if and only if configured
+            dashboard = None if cfg.dashboard_address is None else client.dashboard_link
+        else:
+            dashboard = _existing_dashboard(client)
         info = ClusterInfo(kind=kind, address=str(client.scheduler.address), workers=n_workers, dashboard=dashboard)
         log(f"dreg: Dask {kind} at {info.address} with {n_workers} worker(s)")
         if dashboard:
@@ -113,6 +109,38 @@ def dask_client(
         if cluster is not None:
             with contextlib.suppress(Exception):
                 cluster.close(timeout=20)
+
+
+def _existing_dashboard(client: Any) -> str | None:
+    """The dashboard link of an existing scheduler, if it serves the Bokeh dashboard.
+
+    The scheduler's ``"dashboard"`` service is its HTTP server, which runs even
+    under ``dask scheduler --no-dashboard`` (for /health, /metrics, ...); only a
+    page that answers at the link says that the dashboard is there.
+    """
+    try:
+        if "dashboard" not in client.scheduler_info().get("services", {}):
+            return None
+        link = client.dashboard_link
+    except Exception:  # noqa: BLE001 - a link is a courtesy: never fail a run over it
+        return None
+    return link if _answers(link) else None
+
+
+def _answers(link: str) -> bool:
+    """Whether a page answers at ``link``: a HEAD request, to which the Bokeh
+    dashboard answers 405 (its pages take GET only, and a GET would build a
+    Bokeh session) and the HTTP server of a scheduler without it 404."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(link, method="HEAD"), timeout=2.0):
+            return True
+    except urllib.error.HTTPError as exc:
+        return exc.code != 404
+    except (OSError, ValueError):  # unreachable from here, or not an http(s) URL
+        return False
 
 
 def _security(cfg: ClusterConfig):
@@ -135,7 +163,9 @@ def _security(cfg: ClusterConfig):
             raise ConfigError(f"cluster.tls.{key}: no such file {path!r}")
     t = cfg.tls
     # the scheduler, the workers and this client all present the one certificate
-    roles = {f"tls_{role}_{kind}": getattr(t, kind) for role in ("client", "scheduler", "worker") for kind in ("cert", "key")}
+    roles = {
+        f"tls_{role}_{kind}": getattr(t, kind) for role in ("client", "scheduler", "worker") for kind in ("cert", "key")
+    }
     return Security(tls_ca_file=t.ca_file, require_encryption=True, **roles)
 
 

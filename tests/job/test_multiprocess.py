@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -266,3 +267,55 @@ def test_a_lake_of_a_few_large_files(proc_cluster: ProcessCluster, tmp_path: Pat
     out = run_fit(cfg, scheduler_file=str(proc_cluster.scheduler_file), log=lambda s: None, tty=False)
     assert out.metrics.files == 3 and out.metrics.rows == 600_000
     assert_same_fit(out.estimator, in_memory_reference(lake, written), rtol=1e-10)
+
+
+# --------------------------------------------------------------------------- dashboard link
+
+
+def test_dashboard_link_only_when_the_scheduler_serves_the_dashboard(proc_cluster: ProcessCluster) -> None:
+    """``dask scheduler --no-dashboard`` still runs an HTTP server (the "dashboard" service):
+    no link is printed for it; a scheduler with the Bokeh dashboard gets its link."""
+    from dreg.job.cluster import dask_client
+    from dreg.job.config import ClusterConfig
+
+    def logged(address: str) -> tuple[list[str], str | None]:
+        lines: list[str] = []
+        with dask_client(ClusterConfig(connect_timeout=10), address=address, log=lines.append) as (client, info):
+            assert "dashboard" in client.scheduler_info()["services"]  # the HTTP server is there
+        return lines, info.dashboard
+
+    lines, link = logged(proc_cluster.address)
+    assert link is None and not any("dashboard" in line for line in lines), lines
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    folder = proc_cluster.folder / "with-dashboard"
+    folder.mkdir()
+    with_dashboard = ProcessCluster(folder, n_workers=0)
+    scheduler = with_dashboard._spawn(
+        [
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--dashboard-address",
+            f"127.0.0.1:{port}",
+            "--scheduler-file",
+            str(with_dashboard.scheduler_file),
+        ],
+        "scheduler.log",
+    )
+    with_dashboard.scheduler = scheduler
+    try:
+        deadline = time.monotonic() + 60
+        while not with_dashboard.scheduler_file.exists():
+            assert scheduler.poll() is None and time.monotonic() < deadline, (folder / "scheduler.log").read_text()
+            time.sleep(0.05)
+        address = json.loads(with_dashboard.scheduler_file.read_text())["address"]
+        lines, link = logged(address)
+        assert link == f"http://127.0.0.1:{port}/status"
+        assert f"dreg: dashboard: {link}" in lines, lines
+    finally:
+        with_dashboard.stop()
