@@ -190,10 +190,12 @@ def compute_with_progress(
     interval: float = 10.0,
     tty: bool | None = None,
 ) -> Any:
-    """Compute a delayed object on ``client`` with a progress bar (terminal) or log lines."""
+    """Compute a delayed object on ``client`` with a progress bar (stdout is a terminal) or log lines."""
     from distributed import progress
 
-    tty = sys.stderr.isatty() if tty is None else tty
+    # distributed's text bar writes to stdout: a bar only when stdout is a terminal
+    # (stdout redirected to a log while stderr is a terminal would fill the log with \r frames)
+    tty = sys.stdout.isatty() if tty is None else tty
     future = client.compute(delayed_obj)
     if tty:
         progress(future, multi=True)
