@@ -454,10 +454,13 @@ def test_dockerfile() -> None:
 
 
 def _dockerfile_env(lines: list[str]) -> dict[str, str]:
+    """The image's ENV values, with ``${ARG}`` replaced by the ARG's default."""
     env: dict[str, str] = {}
     text = " ".join(ln.rstrip("\\").strip() for ln in lines if not ln.startswith("#"))
+    build_args = dict(re.findall(r"(?:^| )ARG (\w+)=(\S+)", text))
     for stmt in re.findall(r"ENV (.*?)(?= (?:RUN|COPY|USER|WORKDIR|EXPOSE|CMD|FROM|ARG) |$)", text):
-        env.update(dict(re.findall(r"(\w+)=(\S+)", stmt)))
+        for key, value in re.findall(r"(\w+)=(\S+)", stmt):
+            env[key] = re.sub(r"\$\{(\w+)\}", lambda m: build_args.get(m.group(1), ""), value)
     return env
 
 
