@@ -7,6 +7,7 @@ examples.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -240,18 +241,67 @@ def _format_errors(err: ValidationError, source: str) -> str:
     return f"invalid configuration {source}:\n" + "\n".join(lines)
 
 
-def parse_config(data: Any, source: str = "") -> Config:
-    """Validate an already-loaded mapping."""
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def resolve_path(value: str | None, base_dir: Path) -> str | None:
+    """A local path relative to ``base_dir``, made absolute (``~`` expanded).
+
+    URLs (anything with a scheme: ``s3://``, ``file://``, ``memory://``) and
+    absolute paths are returned unchanged.
+    """
+    if value is None or _SCHEME_RE.match(value):
+        return value
+    p = Path(value).expanduser()
+    if p.is_absolute():
+        return str(p)
+    return str(Path(os.path.normpath(base_dir / p)))
+
+
+def _resolve_paths(cfg: Config, base_dir: Path) -> Config:
+    """Every local path field of ``cfg`` resolved against ``base_dir`` (the config file's folder)."""
+    base_dir = Path(base_dir).expanduser().absolute()
+
+    def fix(section: BaseModel, fields: tuple[str, ...]) -> BaseModel:
+        update = {f: resolve_path(getattr(section, f), base_dir) for f in fields}
+        return section.model_copy(update=update)
+
+    cluster = fix(cfg.cluster, ("scheduler_file",))
+    if cfg.cluster.tls is not None:
+        cluster = cluster.model_copy(update={"tls": fix(cfg.cluster.tls, ("ca_file", "cert", "key"))})
+    return cfg.model_copy(
+        update={
+            "data": fix(cfg.data, ("path",)),
+            "output": fix(cfg.output, ("registry",)),
+            "cache": fix(cfg.cache, ("path",)),
+            "cluster": cluster,
+        }
+    )
+
+
+def parse_config(data: Any, source: str = "", base_dir: str | Path | None = None) -> Config:
+    """Validate an already-loaded mapping.
+
+    With ``base_dir`` (:func:`load_config` passes the config file's folder),
+    relative local paths (``data.path``, ``output.registry``, ``cache.path``,
+    ``cluster.scheduler_file``, ``cluster.tls`` files) are resolved against it
+    and made absolute; URLs and absolute paths stay as they are.  Without it,
+    paths are kept as written (relative to the working directory).
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"configuration {source} must be a mapping with data/model/cluster/output sections")
     try:
-        return Config.model_validate(data)
+        cfg = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, source)) from None
+    return cfg if base_dir is None else _resolve_paths(cfg, Path(base_dir))
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate a YAML configuration file (``yaml.safe_load``)."""
+    """Read and validate a YAML configuration file (``yaml.safe_load``).
+
+    Relative local paths in it resolve against the file's folder, not the
+    working directory (see :func:`parse_config`)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -261,4 +311,4 @@ def load_config(path: str | Path) -> Config:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"configuration file {str(p)!r} is not valid YAML: {exc}") from None
-    return parse_config(data, f"in {str(p)!r}")
+    return parse_config(data, f"in {str(p)!r}", base_dir=p.expanduser().absolute().parent)

@@ -126,6 +126,35 @@ def test_config_file_that_does_not_exist_exits_2(tmp_path: Path) -> None:
     assert "nope.yaml" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_missing_relative_lake_names_the_absolute_path(tmp_path: Path) -> None:
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    cfg = write_config(folder / "job.yaml", config_dict("no-such-lake", "models"))
+    proc = run_cli("fit", "--config", "jobs/job.yaml", cwd=tmp_path, timeout=60)
+    assert proc.returncode == 3, proc.stderr
+    assert str(folder / "no-such-lake") in proc.stderr and "Traceback" not in proc.stderr
+    assert cfg.exists() and not (folder / "models").exists()
+
+
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_relative_paths_resolve_against_the_config_folder_from_any_cwd(tmp_path: Path) -> None:
+    """What a cron job does: ``dreg fit --config /abs/dir/job.yaml`` from another folder."""
+    folder = tmp_path / "jobs"
+    write_lake(folder / "lake", np.random.default_rng(31), layout=LAYOUT[:3], extras=False)
+    cfg = write_config(
+        folder / "job.yaml", config_dict("lake", "models", name="rel", cache={"path": "stats-cache"})
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = run_cli("fit", "--config", str(cfg), cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    versions = list_versions(str(folder / "models"), "rel")
+    assert len(versions) == 1
+    assert (folder / "stats-cache").is_dir()
+    assert list(elsewhere.iterdir()) == []  # nothing written relative to the working directory
+
+
 # --------------------------------------------------------------------------- fit, show
 
 

@@ -336,3 +336,59 @@ def test_model_n_jobs_reaches_the_estimator_and_zero_is_rejected() -> None:
     assert "n_jobs" in error_of(data)
     data["model"]["n_jobs"] = -3
     assert "n_jobs" in error_of(data)
+
+
+# --------------------------------------------------------------------------- paths
+def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "jobs"
+    folder.mkdir()
+    data = {
+        "data": {"path": "lake", "target": "y"},
+        "output": {"registry": "../models", "name": "m"},
+        "cache": {"path": "cache/stats"},
+        "cluster": {
+            "address": "tls://10.0.0.1:8786",
+            "tls": {"ca_file": "certs/ca.pem", "cert": "/etc/dreg/cert.pem", "key": "~/key.pem"},
+        },
+    }
+    cfg_file = folder / "job.yaml"
+    cfg_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = load_config(cfg_file)
+    assert cfg.data.path == str(folder / "lake")
+    assert cfg.output.registry == str(tmp_path / "models")  # normalized, no '..'
+    assert cfg.cache.path == str(folder / "cache" / "stats")
+    assert cfg.cluster.tls.ca_file == str(folder / "certs" / "ca.pem")
+    assert cfg.cluster.tls.cert == "/etc/dreg/cert.pem"  # absolute: unchanged
+    assert cfg.cluster.tls.key == str(Path("~/key.pem").expanduser())
+    assert cfg.cluster.address == "tls://10.0.0.1:8786"  # an address, not a path
+    # a relative config path given from another folder resolves the same way
+    monkeypatch.chdir(tmp_path)
+    assert load_config(Path("jobs") / "job.yaml").data.path == str(folder / "lake")
+
+
+def test_scheduler_file_resolves_against_the_config_folder(tmp_path: Path) -> None:
+    data = {**minimal(), "cluster": {"scheduler_file": "sched.json"}}
+    cfg = load_config(write(tmp_path, yaml.safe_dump(data)))
+    assert cfg.cluster.scheduler_file == str(tmp_path / "sched.json")
+
+
+@pytest.mark.parametrize(
+    "url", ["s3://bucket/lake", "file:///data/lake", "memory://lake", "gcs://b/p", "abfs://c@a/p"]
+)
+def test_urls_are_kept_as_written(tmp_path: Path, url: str) -> None:
+    data = {
+        "data": {"path": url, "target": "y"},
+        "output": {"registry": url + "-models", "name": "m"},
+        "cache": {"path": url + "-cache"},
+    }
+    cfg = load_config(write(tmp_path, yaml.safe_dump(data)))
+    assert (cfg.data.path, cfg.output.registry, cfg.cache.path) == (url, url + "-models", url + "-cache")
+
+
+def test_a_mapping_without_a_file_keeps_paths_as_written() -> None:
+    data = {"data": {"path": "lake", "target": "y"}, "output": {"registry": "models", "name": "m"}}
+    cfg = parse_config(data, "(test)")
+    assert (cfg.data.path, cfg.output.registry, cfg.cache.path) == ("lake", "models", None)
