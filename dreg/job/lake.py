@@ -570,12 +570,17 @@ def predict_file(
     intercept: float,
     output: str,
     output_storage_options: dict[str, Any] | None = None,
+    lineage: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Score one file into ``output/<relpath>``: a ``prediction`` column plus ``keep`` columns.
 
     Row order is kept.  Rows with a null/NaN feature get a null prediction.
     The output file is written under a temporary name and renamed into place
     on local disks, so a crash never leaves a truncated Parquet file.
+
+    The file's Parquet key-value metadata records its lineage: ``lineage``
+    (the model: ``dreg.model``, ``dreg.model_version``, ...) and
+    ``dreg.input``, the input file's URL.
     """
     import fsspec
 
@@ -622,7 +627,8 @@ def predict_file(
         columns[c] = pa.concat_arrays(kept[c]) if kept[c] else pa.array([], type=pf.schema_arrow.field(c).type)
     for c in keep_part:
         columns[c] = pa.array([part[c]] * rows, type=pa.string())
-    table = pa.table(columns)
+    meta = {**(lineage or {}), "dreg.input": url}
+    table = pa.table(columns).replace_schema_metadata({str(k): str(v) for k, v in meta.items()})
     out_fs, out_root = url_to_fs(output, output_storage_options)
     rel = f.relpath if f.relpath.endswith(".parquet") else f.relpath + ".parquet"
     target = posixpath.join(out_root.rstrip("/"), rel)

@@ -504,6 +504,7 @@ def run_predict(
     good file is scored, then :class:`dreg.job.lake.DataError` names the first bad
     file in lake order and counts the rest (exit code 3 from the CLI).
     """
+    from dreg import __version__
     from dreg.job.cluster import dask_client
     from dreg.job.config import ClusterConfig
     from dreg.job.lake import predict_file_or_error, raise_file_errors
@@ -521,6 +522,12 @@ def run_predict(
         from dask.delayed import delayed
 
         token = tokenize(ref, [f.identity() for f in lake.files], output, keep)[:16]
+        lineage = {
+            "dreg.model": ref.name,
+            "dreg.model_version": ref.version,
+            "dreg.model_registry": str(ref.registry),
+            "dreg.version": __version__,
+        }
         tasks = [
             delayed(predict_file_or_error, pure=True)(
                 f,
@@ -533,6 +540,7 @@ def run_predict(
                 intercept,
                 output,
                 storage_options,
+                lineage=lineage,
                 dask_key_name=f"dreg-predict-{token}-{i}",
             )
             for i, f in enumerate(lake.files)

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+import dreg
 from dreg.job.lake import open_lake
 from dreg.job.registry import list_versions, load_model, read_model
 from tests.job.lake_helpers import (
@@ -246,9 +247,16 @@ def test_predict_writes_one_file_per_input_in_row_order(fitted, lake: Path, work
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert written == sorted(rel for rel, _, _ in LAYOUT)  # no temporary or hidden files
     coef = np.asarray(model["coef"])
+    version = registry_state(registry, "m")[1].strip()
     for rel, n, _ in LAYOUT:
         got = pq.read_table(out / rel)
         assert got.column_names == ["prediction", "id", "day"]
+        # lineage: the model and the input file, in the Parquet key-value metadata
+        meta = {k.decode(): v.decode() for k, v in pq.read_metadata(out / rel).metadata.items()}
+        assert meta["dreg.model"] == "m" and meta["dreg.model_version"] == version
+        assert meta["dreg.model_registry"] == str(registry)
+        assert meta["dreg.input"] == str(lake / rel)
+        assert meta["dreg.version"] == dreg.__version__
         src = pq.read_table(lake / rel)
         assert got.num_rows == n == src.num_rows
         assert got.column("id").to_pylist() == src.column("id").to_pylist()  # same rows, same order
