@@ -70,6 +70,8 @@ class DataConfig(_Strict):
     path: str = Field(description="Folder or URL (file://, s3://) of the Parquet lake")
     target: str
     features: list[str] | None = None
+    # columns left out of the inferred features (only without `features`)
+    exclude: list[str] = Field(default_factory=list)
     weight: str | None = None
     fold_column: str | None = None
     filters: list[Filter] = Field(default_factory=list)
@@ -91,6 +93,11 @@ class DataConfig(_Strict):
         special = [c for c in (self.target, self.weight, self.fold_column) if c]
         if len(set(special)) != len(special):
             raise ValueError("target, weight and fold_column must be different columns")
+        dup = sorted({c for c in self.exclude if self.exclude.count(c) > 1})
+        if dup:
+            raise ValueError(f"exclude lists {dup} more than once")
+        if self.features is not None and self.exclude:
+            raise ValueError("give features or exclude, not both (exclude filters the inferred features)")
         if self.features is not None:
             if not self.features:
                 raise ValueError("features must not be empty (omit it to use every numeric column)")

@@ -301,17 +301,102 @@ def _numeric(t: pa.DataType) -> bool:
     return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t)
 
 
-def infer_features(lake: Lake, target: str, weight: str | None, fold_column: str | None) -> list[str]:
-    """Every numeric column of the first file except target, weight and fold column."""
+# a row key needs at least this many non-null rows in the first file to be recognized
+ROW_KEY_MIN_ROWS = 10
+
+
+def _row_key_reason(col: pa.ChunkedArray) -> str | None:
+    """Why an integer column looks like a row key (unique or monotonic values), or None."""
+    import pyarrow.compute as pc
+
+    values = np.asarray(pc.drop_null(col).to_numpy(zero_copy_only=False))
+    if values.size < ROW_KEY_MIN_ROWS:
+        return None
+    if np.unique(values).size == values.size:
+        return "unique integer values"
+    diff = np.diff(values)
+    if values[0] != values[-1] and (np.all(diff >= 0) or np.all(diff <= 0)):
+        return "monotonic integer values"
+    return None
+
+
+def infer_feature_columns(
+    lake: Lake,
+    target: str,
+    weight: str | None,
+    fold_column: str | None,
+    exclude: Sequence[str] = (),
+) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """Features inferred from the first file: ``(features, skipped, row_keys)``.
+
+    ``features``: every numeric column except target, weight, fold column,
+    ``exclude`` and row keys.  ``skipped`` maps each other column of the
+    file to the reason it was skipped (``target``, ``weight``,
+    ``fold column``, ``excluded (data.exclude)``, ``non-numeric (<type>)``,
+    ``row key (...)``).  ``row_keys`` maps each integer column that looks
+    like a row key (unique or monotonic values in the first file with at
+    least :data:`ROW_KEY_MIN_ROWS` rows) to why; they are skipped too, and
+    the caller warns (list them in ``features`` to use them).
+
+    An ``exclude`` name that is neither a column of the first file nor a
+    partition column raises :class:`ConfigError` listing them.
+    """
+    from dreg.job.errors import ConfigError
+
     fs = lake.filesystem()
-    skip = {c for c in (target, weight, fold_column) if c}
+    roles = {target: "target"}
+    if weight:
+        roles[weight] = "weight"
+    if fold_column:
+        roles[fold_column] = "fold column"
     for f in lake.files:
-        schema = _open(fs, f, lake.full_url(f)).schema_arrow
-        feats = [n for n, t in zip(schema.names, schema.types, strict=True) if n not in skip and _numeric(t)]
+        url = lake.full_url(f)
+        pf = _open(fs, f, url)
+        schema = pf.schema_arrow
+        unknown = [c for c in exclude if c not in schema.names and c not in lake.partition_columns]
+        if unknown:
+            raise ConfigError(
+                f"data.exclude lists column(s) not in the lake: {unknown} "
+                f"(columns of {url}: {schema.names}"
+                + (f"; partition columns: {list(lake.partition_columns)}" if lake.partition_columns else "")
+                + ")"
+            )
+        skipped: dict[str, str] = {}
+        candidates = []
+        for name, t in zip(schema.names, schema.types, strict=True):
+            if name in roles:
+                skipped[name] = roles[name]
+            elif name in exclude:
+                skipped[name] = "excluded (data.exclude)"
+            elif not _numeric(t):
+                skipped[name] = f"non-numeric ({t})"
+            else:
+                candidates.append(name)
+        ints = [c for c in candidates if pa.types.is_integer(schema.field(c).type)]
+        row_keys: dict[str, str] = {}
+        if ints and pf.metadata.num_rows >= ROW_KEY_MIN_ROWS:
+            try:
+                table = pf.read(columns=ints)
+            except (pa.ArrowException, OSError, ValueError) as exc:
+                raise DataError(f"{url}: cannot read columns {ints} ({type(exc).__name__}: {exc})") from None
+            for c in ints:
+                reason = _row_key_reason(table.column(c))
+                if reason:
+                    row_keys[c] = f"{reason} in {url}"
+                    skipped[c] = f"row key ({reason})"
+        feats = [c for c in candidates if c not in row_keys]
         if not feats:
-            raise DataError(f"{lake.full_url(f)}: no numeric feature columns besides {sorted(skip)}")
-        return feats
+            raise DataError(f"{url}: no numeric feature columns besides {sorted(skipped)}")
+        return feats, skipped, row_keys
     raise DataError(f"lake {lake.url!r} holds no files after filtering")
+
+
+def infer_features(
+    lake: Lake, target: str, weight: str | None, fold_column: str | None, exclude: Sequence[str] = ()
+) -> list[str]:
+    """The features of :func:`infer_feature_columns`: every numeric column of the
+    first file except target, weight, fold column, ``exclude`` and row keys."""
+    return infer_feature_columns(lake, target, weight, fold_column, exclude)[0]
 
 
 def _open(fs, f: LakeFile, url: str) -> pq.ParquetFile:

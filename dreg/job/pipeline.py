@@ -31,7 +31,7 @@ from dreg.core.stats import SufficientStats, collapse
 from dreg.job.cache import StatsCache, default_cache_url, stats_key
 from dreg.job.config import Config, ModelConfig
 from dreg.job.errors import DataError, PromotionRejected, RegistryError
-from dreg.job.lake import Lake, ReadSpec, infer_features, open_lake
+from dreg.job.lake import Lake, ReadSpec, infer_feature_columns, open_lake
 from dreg.job.promotion import feature_subset, fixed_model_mse, held_out_rows, out_of_fold_mse
 from dreg.job.record import DataInfo, FileAccount, MetricsRecord, ModelRecord, Promotion, RowsInfo, RunInfo
 from dreg.job.registry import ModelRef, new_version, read_record, write_version
@@ -255,7 +255,16 @@ def _plan(cfg: Config, log: Log) -> _Plan:
     lake = open_lake(d.path, d.storage_options, d.filters, d.window)
     if not lake.files:
         raise DataError(f"lake {d.path!r}: every file was pruned by the filters")
-    features = list(d.features) if d.features else infer_features(lake, d.target, d.weight, d.fold_column)
+    if d.features:
+        features = list(d.features)
+        log(f"dreg: features ({len(features)}, from data.features): {', '.join(features)}")
+    else:
+        features, skipped, row_keys = infer_feature_columns(lake, d.target, d.weight, d.fold_column, d.exclude)
+        log(f"dreg: features ({len(features)}, inferred from the first file): {', '.join(features)}")
+        if skipped:
+            log("dreg: columns skipped: " + "; ".join(f"{c} ({why})" for c, why in skipped.items()))
+        for c, why in row_keys.items():
+            log(f"dreg: warning: column {c!r} looks like a row key ({why}); excluded, list it in data.features to use it")
     spec = ReadSpec(
         protocol=lake.protocol,
         storage_options=dict(d.storage_options),

@@ -156,6 +156,37 @@ def test_relative_paths_resolve_against_the_config_folder_from_any_cwd(tmp_path:
     assert list(elsewhere.iterdir()) == []  # nothing written relative to the working directory
 
 
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_fit_logs_inferred_features_skipped_columns_and_row_keys(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    rng = np.random.default_rng(41)
+    for i, n in enumerate((300, 200)):
+        t = make_table(rng, n, tag=str(i))
+        t = t.append_column("row_id", pa.array(np.arange(n) + 1000 * i, pa.int64()))
+        write_table(tmp_path / "lake" / f"part-{i}.parquet", t)
+    cfg = config_dict(tmp_path / "lake", tmp_path / "registry", name="inf")
+    del cfg["data"]["features"]
+    cfg["data"]["exclude"] = ["x_noise"]
+    proc = run_cli("fit", "--config", str(write_config(tmp_path / "job.yaml", cfg)))
+    assert proc.returncode == 0, proc.stderr
+    used = [c for c in FEATURES if c != "x_noise"]
+    assert f"dreg: features ({len(used)}, inferred from the first file): {', '.join(used)}" in proc.stdout
+    skipped = next(line for line in proc.stdout.splitlines() if line.startswith("dreg: columns skipped: "))
+    for part in ("id (non-numeric (string))", "x_noise (excluded (data.exclude))", "y (target)", "row_id (row key"):
+        assert part in skipped, skipped
+    assert "warning: column 'row_id' looks like a row key" in proc.stdout
+    _, model, _ = read_model(f"{tmp_path / 'registry'}/inf")
+    assert model["features"] == used
+
+    # an exclude naming no column is a configuration error that lists them
+    cfg["data"]["exclude"] = ["x_noise", "x_nosie"]
+    proc = run_cli("fit", "--config", str(write_config(tmp_path / "bad.yaml", cfg)))
+    assert proc.returncode == 2, proc.stderr
+    assert "data.exclude lists column(s) not in the lake: ['x_nosie']" in proc.stderr
+
+
 # --------------------------------------------------------------------------- fit, show
 
 

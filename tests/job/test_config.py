@@ -392,3 +392,14 @@ def test_a_mapping_without_a_file_keeps_paths_as_written() -> None:
     data = {"data": {"path": "lake", "target": "y"}, "output": {"registry": "models", "name": "m"}}
     cfg = parse_config(data, "(test)")
     assert (cfg.data.path, cfg.output.registry, cfg.cache.path) == ("lake", "models", None)
+
+
+def test_exclude_is_a_list_without_repeats_and_not_with_features() -> None:
+    data = minimal()
+    data["data"]["exclude"] = ["id", "ts"]
+    assert parse_config(data, "(test)").data.exclude == ["id", "ts"]
+    data["data"]["exclude"] = ["id", "id"]
+    assert "exclude lists ['id'] more than once" in error_of(data)
+    data["data"].update(exclude=["id"], features=["a"])
+    assert "give features or exclude, not both" in error_of(data)
+    assert parse_config(minimal(), "(test)").data.exclude == []

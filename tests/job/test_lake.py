@@ -21,6 +21,7 @@ from dreg.job.errors import DataError
 from dreg.job.lake import (
     ReadSpec,
     file_fold_ids,
+    infer_feature_columns,
     infer_features,
     merge_parts,
     open_lake,
@@ -169,6 +170,46 @@ def test_infer_features_takes_numeric_columns_of_the_first_file(lake: Path) -> N
     opened = open_lake(str(lake))
     assert infer_features(opened, TARGET, None, None) == FEATURES  # the string id column is skipped
     assert infer_features(opened, TARGET, "x_noise", None) == FEATURES[:-1]
+
+
+def test_inferred_features_name_each_skipped_column_and_why(lake: Path) -> None:
+    opened = open_lake(str(lake))
+    feats, skipped, row_keys = infer_feature_columns(opened, TARGET, "x_noise", "x_bool", exclude=["x_b", "day"])
+    assert feats == ["x_int", "x_dec", "x_f32", "x_a"]
+    assert skipped == {
+        "id": "non-numeric (string)",
+        "x_bool": "fold column",
+        "x_b": "excluded (data.exclude)",
+        "x_noise": "weight",
+        "y": "target",
+    }
+    assert row_keys == {}
+
+
+def test_exclude_of_unknown_columns_is_a_clear_error(lake: Path) -> None:
+    from dreg.job.errors import ConfigError
+
+    opened = open_lake(str(lake))
+    with pytest.raises(ConfigError, match=r"data.exclude lists column\(s\) not in the lake: \['x_c', 'nope'\]"):
+        infer_feature_columns(opened, TARGET, None, None, exclude=["x_a", "x_c", "nope"])
+
+
+def test_unique_or_monotonic_integer_columns_are_row_keys(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    n = 50
+    table = make_table(rng, n).append_column("row_id", pa.array(rng.permutation(n) + 10**9, pa.int64()))
+    table = table.append_column("seq", pa.array(np.repeat(np.arange(10), 5), pa.int32()))  # sorted, repeats
+    table = table.append_column("small", pa.array(rng.integers(0, 5, n), pa.int16()))  # neither
+    write_table(tmp_path / "lake" / "part-0.parquet", table)
+    feats, skipped, row_keys = infer_feature_columns(open_lake(str(tmp_path / "lake")), TARGET, None, None)
+    assert set(row_keys) == {"row_id", "seq"}
+    assert row_keys["row_id"].startswith("unique integer values in ")
+    assert row_keys["seq"].startswith("monotonic integer values in ")
+    assert skipped["row_id"] == "row key (unique integer values)"
+    assert feats == [*FEATURES, "small"]
+    # too few rows to tell: no row key
+    write_table(tmp_path / "tiny" / "part-0.parquet", table.slice(0, 5))
+    assert infer_feature_columns(open_lake(str(tmp_path / "tiny")), TARGET, None, None)[2] == {}
 
 
 # --------------------------------------------------------------------------- per-file statistics
