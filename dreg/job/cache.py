@@ -19,7 +19,21 @@ first time they are computed, as one ``.npz`` file (plain arrays, loaded with
 * the **file key** hashes the file's identity: path, size, and mtime or ETag,
   and its path relative to the lake root (from which its rows' folds are drawn).
   A changed file gets a new key and is recomputed; a deleted file's entry is
-  never read again and is pruned after the next successful fit.
+  never read again and is pruned after the next successful fit;
+* the **footer fingerprint** (:func:`footer_fingerprint`) catches what the
+  listing cannot: a file rewritten in place with new values, the same size and
+  a preserved mtime (``rsync -a``, ``cp -p``).  It is a hash of the file's
+  Parquet footer (``FileMetaData``: schema, row-group offsets, sizes and column
+  statistics), read on the worker, inside the file's task, before the cache is
+  consulted: one ranged read of the file's last 64 KiB (a second one only for a
+  larger footer), no extra round trip from the client.  It is stored in the
+  entry's file account and must match; a mismatch (or an entry written before
+  fingerprints, or a file that is not Parquet) is a miss, and the file is
+  rescanned and its entry overwritten.  It also goes into ``model.json``'s
+  ``data.fingerprint`` (``footer``), so promotion sees such a file as new.
+  A rewrite that leaves the footer byte for byte identical (same row-group
+  sizes and offsets *and* the same min/max statistics) is not detected; writers
+  that record no statistics make that likelier.
 
 Folds are drawn from each file's path and row positions
 (:func:`dreg.job.lake.file_fold_ids`), so cached and fresh statistics agree when
@@ -54,9 +68,48 @@ from dreg.job.lake import FilePart, LakeFile, ReadSpec, read_file_stats
 from dreg.job.record import FileAccount
 from dreg.job.storage import atomic_write, url_to_fs
 
-__all__ = ["STATS_FORMAT_VERSION", "StatsCache", "cached_file_stats", "default_cache_url", "file_key", "stats_key"]
+__all__ = [
+    "STATS_FORMAT_VERSION",
+    "StatsCache",
+    "cached_file_stats",
+    "default_cache_url",
+    "file_key",
+    "footer_fingerprint",
+    "stats_key",
+]
 
 STATS_FORMAT_VERSION = 1
+_TAIL = 64 * 1024  # bytes read from a file's end: the footer of most files, in one ranged read
+
+
+def footer_fingerprint(url: str, size: int | None, storage_options: dict[str, Any] | None = None) -> str | None:
+    """Hash of a Parquet file's footer (``FileMetaData``), or ``None`` if it has none.
+
+    One ranged read of the file's last ``min(size, 64 KiB)`` bytes (the 4-byte
+    footer length and the ``PAR1`` magic end the file); a footer longer than
+    that costs one more read.  Works through fsspec with ``storage_options``
+    (S3 and other object stores).  ``None`` (not Parquet, unreadable) is never
+    equal to a cached fingerprint, so such a file is read and fails as usual.
+    """
+    try:
+        fs, path = url_to_fs(url, storage_options)
+        if size is None:
+            size = int(fs.size(path))
+        if size < 12:
+            return None
+        start = max(0, size - _TAIL)
+        tail = fs.cat_file(path, start=start, end=size)
+        if len(tail) < 8 or tail[-4:] != b"PAR1":
+            return None
+        n = int.from_bytes(tail[-8:-4], "little")
+        if n <= 0 or n + 8 > size - 4:
+            return None
+        if n + 8 > len(tail):
+            tail = fs.cat_file(path, start=size - 8 - n, end=size)
+        footer = tail[len(tail) - 8 - n : len(tail) - 8]
+    except (OSError, ValueError):
+        return None
+    return hashlib.sha256(footer).hexdigest()[:24]
 
 
 def default_cache_url(registry: str, name: str) -> str:
@@ -157,16 +210,25 @@ def cached_file_stats(
 ) -> FilePart:
     """A file's statistics from the cache, or read from the file and cached.
 
-    Runs on a worker; the returned account says which (``from_cache``).  A
-    cache that cannot be written does not fail the fit.
+    Runs on a worker; the returned account says which (``from_cache``).  An
+    entry is used only if the file's footer fingerprint (:func:`footer_fingerprint`,
+    read here before the lookup) equals the one it was stored with.  A cache
+    that cannot be written does not fail the fit.
     """
     so = dict(cache_storage_options or {})
-    if entry is not None:
+    footer = footer_fingerprint(url, f.size, spec.storage_options)
+    if entry is not None and footer is not None:
         hit = _load(entry, so)
-        if hit is not None and hit.stats.n_features == len(spec.features):
+        if (
+            hit is not None
+            and hit.stats.n_features == len(spec.features)
+            and hit.files
+            and all(info.footer == footer for info in hit.files)
+        ):
             files = tuple(replace(info, from_cache=True) for info in hit.files)
             return FilePart(stats=hit.stats, files=files)
     part = read_file_stats(f, spec, url)
+    part = replace(part, files=tuple(replace(info, footer=footer) for info in part.files))
     wrote = False
     if entry is not None:
         try:

@@ -60,12 +60,13 @@ class FileAccount:
     invalid: Mapping[str, int] = field(default_factory=dict)  # invalid values per column
     from_cache: bool | None = None
     cached: bool | None = None
+    footer: str | None = None  # hash of the Parquet footer (dreg.job.cache.footer_fingerprint)
 
     def to_json(self) -> dict[str, Any]:
         """The account as a JSON object (``from_cache``/``cached`` only when known)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["invalid"] = dict(self.invalid)
-        return {k: v for k, v in out.items() if v is not None or k not in ("from_cache", "cached")}
+        return {k: v for k, v in out.items() if v is not None or k not in ("from_cache", "cached", "footer")}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> FileAccount:
@@ -81,11 +82,15 @@ class FileAccount:
             invalid=dict(d["invalid"]),
             from_cache=d.get("from_cache"),
             cached=d.get("cached"),
+            footer=d.get("footer"),
         )
 
     def fingerprint(self) -> dict[str, Any]:
-        """The file's entry in ``model.json``'s ``data.fingerprint``."""
-        return {"path": self.path, "size": self.size, "mtime": self.mtime, "etag": self.etag, "rows": self.rows}
+        """The file's entry in ``model.json``'s ``data.fingerprint`` (``footer`` when known)."""
+        out = {"path": self.path, "size": self.size, "mtime": self.mtime, "etag": self.etag, "rows": self.rows}
+        if self.footer is not None:
+            out["footer"] = self.footer
+        return out
 
 
 @dataclass(frozen=True)

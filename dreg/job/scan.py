@@ -41,16 +41,32 @@ def lake_graph(lake, spec, cache=None, trained_on: Iterable[Mapping[str, Any]] |
     merge tree, and hence the result, is the same bit for bit.
 
     ``trained_on`` (a champion's ``data.fingerprint`` entries): the files whose
-    identity (:func:`file_identity`) is not among them are *new*, and the same
+    identity (:func:`file_identity`) is not among them, or whose footer
+    fingerprint (:func:`dreg.job.cache.footer_fingerprint`, computed in the file's
+    task) differs from the one recorded for that identity, are *new*, and the same
     tree also merges their statistics alone into ``FilePart.new_stats`` (``None``
     when no file is new), in the same single pass.  ``stats`` does not change.
     """
-    known = None
+    known: dict[tuple[Any, ...], set[str | None]] | None = None
     if trained_on is not None:
-        known = {file_identity(e.get("path"), e.get("size"), e.get("mtime"), e.get("etag")) for e in trained_on}
-    new = [
-        known is not None and file_identity(lake.full_url(f), f.size, f.mtime, f.etag) not in known for f in lake.files
-    ]
+        known = {}
+        for e in trained_on:
+            ident = file_identity(e.get("path"), e.get("size"), e.get("mtime"), e.get("etag"))
+            known.setdefault(ident, set()).add(e.get("footer"))
+    # per file: True (new by its listing), or the footers the champion recorded for the same
+    # listing identity, checked on the worker against the file's footer fingerprint (None: not new)
+    new: list[bool | frozenset[str] | None] = []
+    for f in lake.files:
+        if known is None:
+            new.append(False)
+            continue
+        footers = known.get(file_identity(lake.full_url(f), f.size, f.mtime, f.etag))
+        if footers is None:
+            new.append(True)
+        elif None in footers:  # recorded before footer fingerprints: trust the listing
+            new.append(False)
+        else:
+            new.append(frozenset(footers))
     token = tokenize(lake.url, [f.identity() for f in lake.files], spec, cache, *([new] if known else []))[:16]
     so = None if cache is None else cache.storage_options
     leaves = [
@@ -70,7 +86,9 @@ def lake_graph(lake, spec, cache=None, trained_on: Iterable[Mapping[str, Any]] |
     return tree_merge(leaves, token, func=merge_parts)
 
 
-def _file_stats_or_error(f, spec, url, entry, cache_storage_options, is_new: bool = False) -> FilePart:
+def _file_stats_or_error(
+    f, spec, url, entry, cache_storage_options, is_new: bool | frozenset[str] | None = False
+) -> FilePart:
     """A lake file's statistics, or its :class:`dreg.job.lake.DataError` as a value.
 
     A bad file is an expected outcome, not a crash: returned, the error skips
@@ -78,9 +96,14 @@ def _file_stats_or_error(f, spec, url, entry, cache_storage_options, is_new: boo
     retries, and the merge tree carries it to the client, which raises it
     (:meth:`dreg.job.lake.FilePart.raise_errors`) naming the file.  A new file's
     statistics are also its part's ``new_stats`` (the cache entry is the same).
+    ``is_new`` as a set: the champion's recorded footer fingerprints for this
+    file's listing identity; the file is new when its footer is not among them
+    (rewritten in place with the same size and mtime).
     """
     try:
         part = cached_file_stats(f, spec, url, entry, cache_storage_options)
     except DataError as exc:
         return failed_part(len(spec.features), exc)
+    if isinstance(is_new, frozenset):
+        is_new = any(info.footer not in is_new for info in part.files)
     return replace(part, new_stats=part.stats) if is_new else part

@@ -18,6 +18,8 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from dreg.core.stats import block_stats
@@ -172,18 +174,16 @@ def test_retrain_scans_only_new_changed_files_and_equals_a_full_refit(
 
 
 @pytest.mark.cluster
-def test_cached_files_are_not_opened(lake: Path, address: str, tmp_path: Path) -> None:
-    """A cached file is not even opened: its bytes are replaced by garbage of the same size and its
-    mtime is restored with ``os.utime``, and the retrain still succeeds from the cache, while a fit
-    without the cache fails on that file.
-
-    This is why a file's identity is its path, size and mtime (or ETag on object stores), not a hash
-    of its content: checking the content would mean reading every file, which is exactly what the
-    cache avoids.  A writer that rewrites a file in place keeping size and mtime is not detected.
-    """
+def test_a_same_size_same_mtime_garbage_rewrite_is_not_served_from_the_cache(
+    lake: Path, address: str, tmp_path: Path
+) -> None:
+    """A cached file's bytes replaced by garbage of the same size, its mtime restored with
+    ``os.utime``: the listing identity is unchanged, but the footer fingerprint is not, so the
+    retrain rescans the file and fails on it like a fit without the cache (it used to be served
+    from the cache: a silent wrong model)."""
     registry = tmp_path / "reg"
     cfg = config_dict(lake, registry, **NO_PROMOTION)
-    first = fit(cfg, address)
+    fit(cfg, address)
     target = lake / rel(DAYS[5], 1)
     ident = [f.identity() for f in open_lake(str(lake)).files]
     st = os.stat(target)
@@ -191,11 +191,54 @@ def test_cached_files_are_not_opened(lake: Path, address: str, tmp_path: Path) -
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert [f.identity() for f in open_lake(str(lake)).files] == ident  # same identity, garbage bytes
 
-    again = fit(cfg, address)
-    assert counts(again) == (0, N_FILES)
-    assert_bit_identical(again, first)
+    with pytest.raises(DataError, match=rf"{target.name}: not a readable Parquet file"):
+        fit(cfg, address)
     with pytest.raises(DataError, match=rf"{target.name}: not a readable Parquet file"):
         fit(config_dict(lake, registry, name="full", cache={"enabled": False}), address)
+
+
+def _rewrite_same_size(path: Path, table: pa.Table) -> None:
+    pq.write_table(table, path, row_group_size=64, compression="none")
+
+
+@pytest.mark.cluster
+def test_a_same_size_same_mtime_rewrite_is_rescanned_and_equals_a_fresh_scan(
+    lake: Path, address: str, tmp_path: Path
+) -> None:
+    """New values, the same size and a preserved mtime (``rsync -a``, ``cp -p``): the file is
+    rescanned (footer fingerprint), its statistics equal a fresh scan, promotion counts its rows as
+    new, and the next retrain serves every file, the rewritten one included, from the cache."""
+    registry = tmp_path / "reg"
+    cached = config_dict(lake, registry, name="m")
+    target = lake / rel(DAYS[5], 1)
+    table = pq.read_table(target)
+    _rewrite_same_size(target, table)  # uncompressed, so that reordering y keeps the size
+    first = fit(cached, address)
+    assert counts(first) == (N_FILES, 0)
+
+    st = os.stat(target)
+    y = table.column("y").to_numpy()
+    _rewrite_same_size(target, table.set_column(table.schema.get_field_index("y"), "y", pa.array(y + 1.0)))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = os.stat(target)
+    assert (after.st_size, after.st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+
+    again = fit(cached, address)
+    assert counts(again) == (1, N_FILES - 1)
+    full = fit(config_dict(lake, registry, name="full", cache={"enabled": False}), address)
+    assert_bit_identical(again, full)
+    assert_same_fit(again.estimator, fit_in_memory(*read_in_memory(open_lake(str(lake)).files)))
+    assert not np.array_equal(again.estimator.coef_, first.estimator.coef_)
+    footers = [{fp["path"]: fp["footer"] for fp in out.model.data.fingerprint} for out in (first, again)]
+    assert footers[0].keys() == footers[1].keys()
+    assert [p for p in footers[0] if footers[0][p] != footers[1][p]] == [str(target)]
+    p = again.metrics.promotion.to_json()
+    assert (p["rule"], p["rows"]) == ("new_rows", ROWS)  # the rewritten file's rows are new
+
+    third = fit(cached, address)
+    assert counts(third) == (0, N_FILES)  # unchanged entries, the rewritten file's new one included
+    assert_bit_identical(third, again)
+    assert len(cache_entries(registry)) == N_FILES
 
 
 @pytest.mark.cluster
