@@ -6,8 +6,9 @@ numpy maths modules) never imports Dask or scikit-learn.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
+
+from dreg._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -30,13 +31,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from dreg.job.registry import load_model  # noqa: F401
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'dreg' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY, __all__)

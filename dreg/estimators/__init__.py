@@ -12,8 +12,9 @@ The classes are imported on first use: the batch job's configuration imports
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
+
+from dreg._lazy import lazy_attributes
 
 _LAZY = {
     "ElasticNet": "dreg.estimators._single",
@@ -31,13 +32,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from dreg.estimators._single import ElasticNet, Lasso, Ridge  # noqa: F401
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'dreg.estimators' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*__all__, *globals()])
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY, __all__)
