@@ -98,13 +98,7 @@ class Penalty:
         upper: ArrayLike = np.inf,
     ) -> Penalty:
         """A penalty on ``n_features`` features; scalars apply to every feature."""
-        shape = (int(n_features),)
-        return cls(
-            l1_ratio,
-            np.broadcast_to(np.asarray(penalty_factor, dtype=np.float64), shape),
-            np.broadcast_to(np.asarray(lower, dtype=np.float64), shape),
-            np.broadcast_to(np.asarray(upper, dtype=np.float64), shape),
-        )
+        return cls.broadcast(l1_ratio, np.broadcast_to(np.asarray(penalty_factor, dtype=np.float64), (int(n_features),)), lower, upper)
 
     @classmethod
     def broadcast(

@@ -307,8 +307,6 @@ ROW_KEY_MIN_ROWS = 10
 
 def _row_key_reason(col: pa.ChunkedArray) -> str | None:
     """Why an integer column looks like a row key (unique or monotonic values), or None."""
-    import pyarrow.compute as pc
-
     values = np.asarray(pc.drop_null(col).to_numpy(zero_copy_only=False))
     if values.size < ROW_KEY_MIN_ROWS:
         return None
