@@ -64,6 +64,28 @@ def _cv_mse(est: Any) -> float:
     return float(cv.mse_mean[cv.best_l1_index][est.chosen_alpha_index_])
 
 
+def _same_folds_mse(
+    cfg: Config, champ: ModelRecord, stats: SufficientStats, features: list[str], challenger: float
+) -> tuple[float, bool] | str:
+    """The champion configuration's CV MSE on the same folds, and whether it is unchanged;
+    or why it cannot be compared (a reason string)."""
+    section = (champ.config or {}).get("model")
+    if section is None:
+        return "no new rows and the champion has no recorded configuration; not comparable"
+    try:
+        champ_model = ModelConfig.model_validate(section)
+    except ValueError as exc:  # pydantic's ValidationError: a configuration this version does not read
+        return f"the champion's configuration is not readable ({exc}); not comparable"
+    if champ.features == features and champ_model.model_dump(mode="json") == cfg.model.model_dump(mode="json"):
+        return challenger, True  # the refit would repeat the challenger's cross-validation bit for bit
+    index = [features.index(name) for name in champ.features]
+    own = stats if index == list(range(len(features))) else feature_subset(stats, index)
+    try:
+        return _cv_mse(build_estimator(champ_model).fit_stats(own, champ.features)), False
+    except ValueError as exc:  # e.g. its configuration cannot cross-validate these folds
+        return f"the champion's configuration cannot be cross-validated here ({exc})"
+
+
 def _promotion(
     cfg: Config,
     champion: tuple[ModelRef, ModelRecord] | None,
@@ -124,25 +146,10 @@ def _promotion(
         challenger = out_of_fold_mse(stats, new_stats, folds, est.fold_coef_, est.fit_intercept)
     else:
         rule, rows, what = "same_folds", held_out_rows(stats, folds), "CV MSE on the same folds"
-        section = (champ.config or {}).get("model")
-        if section is None:
-            return not_compared(reason="no new rows and the champion has no recorded configuration; not comparable")
-        try:
-            champ_model = ModelConfig.model_validate(section)
-        except ValueError as exc:  # pydantic's ValidationError: a configuration this version does not read
-            return not_compared(reason=f"the champion's configuration is not readable ({exc}); not comparable")
-        unchanged = champ.features == features and champ_model.model_dump(mode="json") == cfg.model.model_dump(
-            mode="json"
-        )
-        if unchanged:  # the refit would repeat the challenger's cross-validation bit for bit
-            champion_mse = challenger
-        else:
-            index = [features.index(name) for name in champ.features]
-            own = stats if index == list(range(len(features))) else feature_subset(stats, index)
-            try:
-                champion_mse = _cv_mse(build_estimator(champ_model).fit_stats(own, champ.features))
-            except ValueError as exc:  # e.g. its configuration cannot cross-validate these folds
-                return not_compared(reason=f"the champion's configuration cannot be cross-validated here ({exc})")
+        same = _same_folds_mse(cfg, champ, stats, features, challenger)
+        if isinstance(same, str):
+            return not_compared(reason=same)
+        champion_mse, unchanged = same
     decision = partial(decision, challenger_mse=challenger, champion_mse=champion_mse, rule=rule, rows=rows)
     if challenger <= champion_mse * (1.0 + p.tolerance):
         if unchanged:
