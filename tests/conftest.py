@@ -17,9 +17,10 @@ def dask_client():
     """A real ``LocalCluster`` with 2 worker processes, shared by the ``cluster`` tests.
 
     Dask is imported here, inside the fixture, so that collecting the pure maths
-    tests never imports it.
+    tests never imports it.  ``distributed`` is a dependency of dreg: a plain
+    import, so that a broken install fails loudly instead of skipping.
     """
-    distributed = pytest.importorskip("distributed")
+    import distributed
     cluster = distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,

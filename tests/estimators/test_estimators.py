@@ -10,7 +10,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import r2_score
-from sklearn.model_selection import GridSearchCV
+from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -61,8 +61,18 @@ def test_estimators_work_inside_sklearn_meta_estimators(data):
     X, y = data
     pipe = make_pipeline(StandardScaler(), Lasso(alpha=0.1)).fit(X, y)
     assert pipe.predict(X).shape == (X.shape[0],)
-    gs = GridSearchCV(ElasticNet(), {"alpha": [0.01, 0.1], "l1_ratio": [0.2, 0.8]}, cv=3).fit(X, y)
-    assert gs.best_params_["alpha"] in (0.01, 0.1)
+    alphas, l1_ratios = [0.3, 0.1, 0.01], [0.2, 0.8]
+    folds = KFold(3)
+    gs = GridSearchCV(
+        ElasticNet(), {"alpha": alphas, "l1_ratio": l1_ratios}, cv=folds, scoring="neg_mean_squared_error"
+    ).fit(X, y)
+    # the same grid on the same folds: dreg's one-pass CV makes GridSearchCV's choice, with its errors
+    cv = ElasticNetCV(l1_ratio=l1_ratios, alphas=alphas, cv=folds).fit(X, y)
+    assert gs.best_params_ == {"alpha": cv.alpha_, "l1_ratio": cv.l1_ratio_}
+    for params, score in zip(gs.cv_results_["params"], gs.cv_results_["mean_test_score"], strict=True):
+        li, ai = l1_ratios.index(params["l1_ratio"]), list(cv.alphas_[0]).index(params["alpha"])
+        assert -score == pytest.approx(cv.mse_mean_[li, ai], rel=1e-8)
+    np.testing.assert_allclose(gs.best_estimator_.coef_, cv.coef_, rtol=1e-8, atol=1e-10)
 
 
 def test_ridge_default_alpha_is_0_01():
@@ -284,6 +294,25 @@ def test_perfectly_collinear_features_do_not_crash(cls, solver, data):
     # fitted values are unique even when coefficients are not: solvers agree on them
     other = clone(est).set_params(solver="cd" if solver != "cd" else "admm").fit(X, y)
     np.testing.assert_allclose(other.predict(X), pred, rtol=1e-6, atol=1e-6 * np.abs(y).max())
+    # and both equal scikit-learn's at the same alpha, on explicitly standardized columns
+    np.testing.assert_allclose(pred, _sklearn_standardized_fit(est, X, y), rtol=1e-6, atol=1e-6 * np.abs(y).max())
+
+
+def _sklearn_standardized_fit(est, X, y):
+    """scikit-learn's fitted values at ``est``'s (chosen) alpha and l1_ratio, on columns standardized by
+    their mean and population SD (dreg's ``standardize=True``); ``Ridge``'s loss is unscaled (alpha * n)."""
+    from sklearn import linear_model as sklm
+
+    Xs = (X - X.mean(axis=0)) / X.std(axis=0)
+    alpha = getattr(est, "chosen_alpha_", getattr(est, "alpha", None))
+    l1_ratio = {Lasso: 1.0, LassoCV: 1.0, Ridge: 0.0, RidgeCV: 0.0}.get(type(est))
+    if l1_ratio is None:
+        l1_ratio = getattr(est, "l1_ratio_", est.l1_ratio)
+    if l1_ratio == 0.0:
+        ref = sklm.Ridge(alpha=alpha * len(y), solver="cholesky")
+    else:
+        ref = sklm.ElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=1e-12, max_iter=1_000_000)
+    return ref.fit(Xs, y).predict(Xs)
 
 
 def test_constant_target(data):

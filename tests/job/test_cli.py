@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -323,16 +322,15 @@ def test_bad_data_exits_3_and_writes_nothing(fitted, lake: Path, tmp_path: Path)
     assert registry_state(registry, "m") == before
 
 
-def test_unreachable_scheduler_exits_4_quickly(tmp_path: Path, lake: Path) -> None:
+@pytest.mark.timeout(120)
+def test_unreachable_scheduler_exits_4_without_hanging(tmp_path: Path, lake: Path) -> None:
     registry = tmp_path / "registry"
     cfg = write_config(
         tmp_path / "cfg.yaml", config_dict(lake, registry, cluster={"connect_timeout": 3})
     )
-    t0 = time.monotonic()
+    # does not hang: run_cli raises TimeoutExpired after 60 s (no wall-clock assert; timings: benchmarks/)
     proc = run_cli("fit", "--config", str(cfg), "--scheduler", "tcp://127.0.0.1:1", timeout=60)
-    elapsed = time.monotonic() - t0
     assert proc.returncode == 4, proc.stderr
-    assert elapsed < 30
     assert "cluster error" in proc.stderr and "tcp://127.0.0.1:1" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not registry.exists()

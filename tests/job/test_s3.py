@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import boto3
 import numpy as np
 import pytest
+import s3fs  # noqa: F401  (a declared test dependency: its absence must fail, not skip)
+from moto import server as moto_server
 
 from dreg.job.errors import DataError
 from dreg.job.lake import open_lake
@@ -24,10 +27,6 @@ from tests.job.lake_helpers import (
     read_in_memory,
     write_lake,
 )
-
-pytest.importorskip("s3fs")
-boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
 
 BUCKET = "dreg-lake"
 
