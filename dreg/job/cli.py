@@ -1,4 +1,4 @@
-"""The ``dreg`` command line: fit, predict, demo, show.
+"""The ``dreg`` command line: fit, predict, demo, show, history, promote, warmup.
 
 Exit codes
 ----------
@@ -7,7 +7,8 @@ Exit codes
 2  usage or configuration error
 3  bad data (missing/non-numeric columns, invalid values, unreadable files)
 4  the Dask cluster is unreachable or was lost
-5  the new model was stored but not promoted to ``latest`` (worse than the champion)
+5  the new model was stored but not promoted to ``latest`` (worse than the champion,
+   a failed gate, or ``latest`` pinned); with ``--dry-run``: would not be promoted
 
 Codes 1-5 are the ``exit_code`` of the errors in :mod:`dreg.job.errors`.
 """
@@ -50,6 +51,18 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--scheduler", metavar="ADDRESS", help="use an existing Dask scheduler (tcp:// or tls://)")
     g.add_argument("--scheduler-file", metavar="FILE", help="use an existing Dask scheduler via its scheduler file")
     f.add_argument("--performance-report", metavar="FILE", help="save Dask's HTML performance report of the run")
+    f.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="do everything but write to the registry; exit 5 if the model would not be promoted",
+    )
+    f.add_argument("--report", metavar="FILE", help="also write the HTML report to FILE (the only copy with --dry-run)")
+    f.add_argument(
+        "--if-changed",
+        action="store_true",
+        help="write no new version when the lake's files (listing and Parquet footers) and the config's "
+        "data and model sections are those of the newest version (checked before any cluster starts)",
+    )
 
     pr = sub.add_parser(
         "predict", help="score a lake with a registry model, one output file per input file", epilog=_EPILOG
@@ -74,6 +87,17 @@ def _parser() -> argparse.ArgumentParser:
         "--workdir", default="dreg-demo", help="where the lake, registry and report go (default ./dreg-demo)"
     )
     d.add_argument("--n-workers", type=int, default=None, help="workers of the embedded cluster (default 2)")
+
+    pm = sub.add_parser(
+        "promote",
+        help="point 'latest' at a version (roll back or forward), pin it, or unpin; recorded in history",
+        epilog=_EPILOG,
+    )
+    pm.add_argument("model", metavar="REGISTRY/NAME")
+    pm.add_argument("version", nargs="?", metavar="VERSION", help="a stored version (see dreg history)")
+    pm.add_argument("--pin", action="store_true", help="keep 'latest' on VERSION: later fits are stored, not promoted")
+    pm.add_argument("--unpin", action="store_true", help="remove the pin ('latest' stays where it is)")
+    pm.add_argument("--reason", default="", help="why, recorded in the event")
 
     h = sub.add_parser("history", help="list a model's versions: window, rows, alpha, CV error, status", epilog=_EPILOG)
     h.add_argument("model", metavar="REGISTRY/NAME")
@@ -150,7 +174,7 @@ def _show(ref: str, as_json: bool) -> int:
 
 def _history(ref: str, as_json: bool) -> int:
     from dreg.job.errors import RegistryError
-    from dreg.job.registry import history, parse_ref
+    from dreg.job.registry import history, list_events, parse_ref
 
     r = parse_ref(ref)
     rows = history(r.registry, r.name)
@@ -164,16 +188,46 @@ def _history(ref: str, as_json: bool) -> int:
         return "-" if v is None else format(v, fmt)
 
     print(
-        f"{'version':<23} {'status':<9} {'window':<28} {'rows':>10} {'alpha':>10} {'CV MSE':>11} {'champion':>11} {'scanned':>8} {'cached':>7}"
+        f"{'version':<23} {'status':<10} {'window':<28} {'rows':>10} {'alpha':>10} {'CV MSE':>11} {'champion':>11} "
+        f"{'scanned':>8} {'cached':>7}  gates"
     )
     for row in rows:
-        status = row["status"] + ("*" if row["latest"] else "")
+        status = row["status"] + ("*" if row["latest"] else "") + ("^" if row.get("pinned") else "")
         print(
-            f"{row['version']:<23} {status:<9} {row['window'][:28]:<28} {num(row['rows'], 'd'):>10} "
+            f"{row['version']:<23} {status:<10} {row['window'][:28]:<28} {num(row['rows'], 'd'):>10} "
             f"{num(row['alpha'], '.4g'):>10} {num(row['cv_mse'], '.5g'):>11} {num(row['champion_mse'], '.5g'):>11} "
-            f"{num(row['files_scanned'], 'd'):>8} {num(row['files_from_cache'], 'd'):>7}"
+            f"{num(row['files_scanned'], 'd'):>8} {num(row['files_from_cache'], 'd'):>7}  {row.get('gates', '-')}"
         )
-    print("* = latest")
+    print("* = latest, ^ = pinned; gates: ok, - (none ran) or the failed gates")
+    events = list_events(r.registry, r.name)
+    if events:
+        print("registry operations:")
+        for e in events:
+            who = f" by {e.user}" if e.user else ""
+            prev = f" (latest was {e.previous})" if e.previous and e.action in ("promote", "pin") else ""
+            why = f": {e.reason}" if e.reason else ""
+            print(f"  {e.time[:19]}  {e.action:<7} {e.version or '-'}{prev}{who}{why}")
+    return EXIT_OK
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from dreg.job.errors import ConfigError
+    from dreg.job.registry import parse_ref, promote_version, unpin
+
+    r = parse_ref(args.model)
+    version = args.version or r.version
+    if args.unpin:
+        if version is not None or args.pin:
+            raise ConfigError("--unpin takes no VERSION and no --pin")
+        e = unpin(r.registry, r.name, reason=args.reason)
+        print(f"dreg: unpinned {r.name} (was pinned to {e.version}); 'latest' stays at {e.previous}")
+        return EXIT_OK
+    if version is None:
+        raise ConfigError("give the VERSION to promote (see dreg history), or --unpin")
+    e = promote_version(r.registry, r.name, version, pin=args.pin, reason=args.reason)
+    print(
+        f"dreg: 'latest' of {r.name} is now {version}" + (" (pinned)" if args.pin else "") + f"; it was {e.previous}"
+    )
     return EXIT_OK
 
 
@@ -193,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 scheduler_file=args.scheduler_file,
                 performance_report=args.performance_report,
                 log=_log,
+                dry_run=args.dry_run,
+                report=args.report,
+                if_changed=args.if_changed,
             )
             return EXIT_OK
         if args.command == "predict":
@@ -230,6 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show(args.model, args.json)
         if args.command == "history":
             return _history(args.model, args.json)
+        if args.command == "promote":
+            return _promote(args)
     except DregError as exc:  # each error class carries its label and exit code
         print(f"dreg: {exc.label}: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -179,25 +179,51 @@ class ClusterConfig(_Strict):
         return self
 
 
-class PromotionConfig(_Strict):
-    """Champion/challenger: a new version becomes ``latest`` only if its CV error is
-    at most ``(1 + tolerance)`` times the current latest model's error on the same
-    folds of the new data.
+class GatesConfig(_Strict):
+    """Sanity gates against the champion's recorded facts (:mod:`dreg.job.gates`).
 
-    The champion was usually trained on most of those rows, so its error there
-    is optimistic by about ``2 p / n`` (relative; p features, n rows): negligible
-    for tall data, a few percent for small data sets, where ``tolerance``
-    should exceed it."""
+    A gate fails when its value exceeds its limit; ``null`` turns it off.
+    ``cv_error``: relative increase of the CV error over the champion's
+    recorded one (0.5: at most 50% worse).  ``rows``: change of the rows used,
+    ``max(n/n0, n0/n) - 1`` (1.0: at most doubled or halved).
+    ``target_mean`` and ``feature_mean``: standardized mean difference (pooled
+    SDs) of the target and of the worst feature.  ``target_sd``: the target
+    SD's ratio, ``max(s/s0, s0/s) - 1``."""
+
+    cv_error: Annotated[float, Field(ge=0)] | None = 0.5
+    rows: Annotated[float, Field(ge=0)] | None = 1.0
+    target_mean: Annotated[float, Field(ge=0)] | None = 0.5
+    target_sd: Annotated[float, Field(ge=0)] | None = 0.5
+    feature_mean: Annotated[float, Field(ge=0)] | None = 0.5
+
+
+class PromotionConfig(_Strict):
+    """Champion/challenger: whether a new version becomes ``latest``.
+
+    Two checks, both must pass (see :func:`dreg.job.pipeline._promotion`):
+
+    * like for like: the challenger's out-of-sample error is at most
+      ``(1 + tolerance)`` times the champion's on the same rows (rows of new
+      files, or the same folds when no file is new);
+    * the sanity ``gates`` against the champion's recorded CV error, row count
+      and data distribution (:class:`GatesConfig`).
+
+    ``enabled: false`` promotes every new version."""
 
     enabled: bool = True
     tolerance: Annotated[float, Field(ge=0)] = 0.01
+    gates: GatesConfig = Field(default_factory=GatesConfig)
 
 
 class OutputConfig(_Strict):
+    """Where versions go.  ``keep_last``: after each run, delete all but the newest
+    N versions, never ``latest`` nor a pinned version (``null``: keep all)."""
+
     registry: str
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
     storage_options: dict[str, Any] = Field(default_factory=dict)
     promotion: PromotionConfig = Field(default_factory=PromotionConfig)
+    keep_last: Annotated[int, Field(ge=1)] | None = None
 
 
 class CacheConfig(_Strict):

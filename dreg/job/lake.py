@@ -389,6 +389,49 @@ def infer_feature_columns(
     raise DataError(f"lake {lake.url!r} holds no files after filtering")
 
 
+def check_columns(
+    lake: Lake,
+    features: Sequence[str] | None,
+    target: str,
+    weight: str | None = None,
+    fold_column: str | None = None,
+) -> None:
+    """Check the configured columns against the first file's schema, before any cluster starts.
+
+    One footer read.  Raises :class:`DataError` (exit code 3) naming the file,
+    each missing column with the configuration key that asked for it, and the
+    nearest column names (``difflib``: a typo or a case difference); numeric
+    types are checked as well.  ``fold_column`` may also be a hive partition
+    column.  Later files are checked by the pass itself, each naming its file.
+    """
+    import difflib
+
+    if not lake.files:
+        return
+    f = lake.files[0]
+    url = lake.full_url(f)
+    schema = _open(lake.filesystem(), f, url).schema_arrow
+    names = list(schema.names)
+    wanted = [(c, "data.features") for c in (features or ())] + [(target, "data.target")]
+    wanted += [(c, key) for c, key in ((weight, "data.weight"), (fold_column, "data.fold_column")) if c]
+    problems = []
+    for col, key in wanted:
+        if col in names:
+            t = schema.field(col).type
+            if not _numeric(t) and key != "data.fold_column":
+                problems.append(f"{key} column {col!r} is not numeric ({t})")
+            continue
+        if key == "data.fold_column" and col in lake.partition_columns:
+            continue
+        close = difflib.get_close_matches(col, names, n=3, cutoff=0.6)
+        close += [n for n in names if n.lower() == col.lower() and n not in close]
+        hint = f"; did you mean {' or '.join(repr(c) for c in close[:3])}?" if close else ""
+        problems.append(f"{key} column {col!r} is not in the file{hint}")
+    if problems:
+        shown = ", ".join(names[:30]) + (f", ... ({len(names)} in all)" if len(names) > 30 else "")
+        raise DataError(f"{url}: " + "; ".join(problems) + f" (its columns: {shown})")
+
+
 def infer_features(
     lake: Lake, target: str, weight: str | None, fold_column: str | None, exclude: Sequence[str] = ()
 ) -> list[str]:

@@ -31,31 +31,52 @@ from dreg.core.stats import SufficientStats, collapse
 from dreg.job.cache import StatsCache, default_cache_url, stats_key
 from dreg.job.config import Config, ModelConfig
 from dreg.job.errors import DataError, PromotionRejected, RegistryError
-from dreg.job.lake import Lake, ReadSpec, infer_feature_columns, open_lake
+from dreg.job.lake import Lake, ReadSpec, check_columns, infer_feature_columns, open_lake
 from dreg.job.promotion import feature_subset, fixed_model_mse, held_out_rows, out_of_fold_mse
-from dreg.job.record import DataInfo, FileAccount, MetricsRecord, ModelRecord, Promotion, RowsInfo, RunInfo
-from dreg.job.registry import ModelRef, new_version, read_record, write_version
+from dreg.job.gates import describe_failures, evaluate_gates
+from dreg.job.record import (
+    Baseline,
+    DataInfo,
+    FileAccount,
+    MetricsRecord,
+    ModelRecord,
+    Promotion,
+    RowsInfo,
+    RunInfo,
+)
+from dreg.job.registry import ModelRef, apply_retention, new_version, pinned_version, read_record, write_version
 
 __all__ = ["FitOutcome", "PromotionRejected", "build_estimator", "run_fit", "run_predict", "versions"]
 
 Log = Callable[[str], None]
 
 
-def _champion(cfg: Config) -> tuple[ModelRef, ModelRecord] | None:
+@dataclass(frozen=True)
+class _Champion:
+    """The current ``latest``: its reference, records, and the pinned version (if any)."""
+
+    ref: ModelRef
+    model: ModelRecord
+    metrics: MetricsRecord | None
+    pinned: str | None = None
+
+
+def _champion(cfg: Config) -> _Champion | None:
     """The current ``latest`` (``None`` when there is none), read before the data pass:
     its ``data.fingerprint`` tells the pass which files are new."""
+    registry, name, so = cfg.output.registry, cfg.output.name, cfg.output.storage_options
     try:
-        ref, record, _ = read_record(ModelRef(cfg.output.registry, cfg.output.name), cfg.output.storage_options)
+        ref, record, metrics = read_record(ModelRef(registry, name), so)
     except RegistryError:
         return None
-    return ref, record
+    return _Champion(ref, record, metrics, pinned_version(registry, name, so))
 
 
-def _trained_on(cfg: Config, champion: tuple[ModelRef, ModelRecord] | None) -> Any:
+def _trained_on(cfg: Config, champion: _Champion | None) -> Any:
     """The champion's file fingerprints when the promotion check needs the new files' statistics."""
-    if champion is None or not cfg.output.promotion.enabled or champion[1].data is None:
+    if champion is None or not cfg.output.promotion.enabled or champion.model.data is None:
         return None
-    return champion[1].data.fingerprint
+    return champion.model.data.fingerprint
 
 
 def _cv_mse(est: Any) -> float:
@@ -86,54 +107,24 @@ def _same_folds_mse(
         return f"the champion's configuration cannot be cross-validated here ({exc})"
 
 
-def _promotion(
+def _like_for_like(
     cfg: Config,
-    champion: tuple[ModelRef, ModelRecord] | None,
+    champion: _Champion,
     est: Any,
     stats: SufficientStats,
     new_stats: SufficientStats | None,
     features: list[str],
-    log: Log,
-) -> Promotion:
-    """Champion/challenger decision against the current ``latest``: both errors out of sample, on the same rows.
-
-    * **New rows** (``rule: new_rows``), when the lake has rows of files the
-      champion never trained on (not in its ``data.fingerprint``: path, size,
-      mtime, ETag): the champion's error is its fixed model's MSE on those rows;
-      the challenger's is its cross-validated error on the same rows: each row
-      is scored by the challenger's fold model of its fold at the chosen alpha
-      (trained without that fold: ``fold_coef_`` and the intercept of the
-      fold's training statistics), pooled over folds with the weights.
-      ``new_stats`` (the new files' per-fold statistics) come from the same
-      data pass (:func:`dreg.job.scan.lake_graph`).
-    * **Same folds** (``rule: same_folds``), when there are no new rows: the
-      champion's configuration (its recorded ``config.model``) is
-      cross-validated on the same folds of the current statistics (no data
-      read), and its CV MSE at its chosen alpha is the champion's error; the
-      challenger's is its own CV MSE.  With the same configuration and features
-      the two are equal without a refit, and the reason says ``unchanged``.
-
-    Promote when ``challenger <= champion * (1 + tolerance)``.  Promoted, not
-    compared: the first model, ``promotion.enabled: false``, a champion whose
-    features are absent now or (same-folds rule) that has no recorded
-    configuration.  ``rows`` of the record is the number of rows both errors
-    were measured on.
-    """
+    challenger: float,
+) -> dict[str, Any]:
+    """The like-for-like comparison: ``challenger_mse``, ``champion_mse``, ``rule``, ``rows``,
+    ``passed`` (``None``: not compared) and the ``reason`` text."""
     p = cfg.output.promotion
-    challenger = _cv_mse(est)
-    decision = partial(Promotion, tolerance=p.tolerance)
-    if champion is None:
-        return decision(
-            challenger_mse=challenger, champion=None, champion_mse=None, status="first", reason="no previous model"
-        )
-    champ_ref, champ = champion
-    decision = partial(decision, champion=champ_ref.version)
-    not_compared = partial(decision, challenger_mse=challenger, champion_mse=None, status="promoted")
-    if not p.enabled:
-        return not_compared(reason="promotion checks disabled")
+    version = champion.ref.version
+    champ = champion.model
+    not_compared = {"challenger_mse": challenger, "champion_mse": None, "rule": None, "rows": None, "passed": None}
     missing = [f for f in champ.features if f not in features]
     if missing:
-        return not_compared(reason=f"champion uses features absent now ({missing[:5]}); not comparable")
+        return not_compared | {"reason": f"champion uses features absent now ({missing[:5]}); not comparable"}
     folds = est.cv_result_.fold_labels
     n_new = 0 if new_stats is None else held_out_rows(new_stats, folds)
     unchanged = False
@@ -148,37 +139,108 @@ def _promotion(
         rule, rows, what = "same_folds", held_out_rows(stats, folds), "CV MSE on the same folds"
         same = _same_folds_mse(cfg, champ, stats, features, challenger)
         if isinstance(same, str):
-            return not_compared(reason=same)
+            return not_compared | {"reason": same}
         champion_mse, unchanged = same
-    decision = partial(decision, challenger_mse=challenger, champion_mse=champion_mse, rule=rule, rows=rows)
+    out = {"challenger_mse": challenger, "champion_mse": champion_mse, "rule": rule, "rows": rows}
     if challenger <= champion_mse * (1.0 + p.tolerance):
         if unchanged:
             reason = (
-                f"unchanged: no new rows and the configuration of champion {champ_ref.version}; "
+                f"unchanged: no new rows and the configuration of champion {version}; "
                 f"CV MSE {challenger:.6g} on the same folds"
             )
         else:
-            reason = (
-                f"{what}: {challenger:.6g} <= champion {champ_ref.version}'s {champion_mse:.6g} x (1 + {p.tolerance:g})"
-            )
+            reason = f"{what}: {challenger:.6g} <= champion {version}'s {champion_mse:.6g} x (1 + {p.tolerance:g})"
+        return out | {"passed": True, "reason": reason}
+    reason = (
+        f"{what}: {challenger:.6g} is worse than champion {version}'s {champion_mse:.6g} "
+        f"by more than the tolerance {p.tolerance:g}"
+    )
+    return out | {"passed": False, "reason": reason}
+
+
+def _promotion(
+    cfg: Config,
+    champion: _Champion | None,
+    est: Any,
+    stats: SufficientStats,
+    new_stats: SufficientStats | None,
+    features: list[str],
+    log: Log,
+    baseline: Baseline | None = None,
+) -> Promotion:
+    """Champion/challenger decision against the current ``latest``: like for like, then the gates.
+
+    **Like for like**: both errors out of sample, on the same rows.
+
+    * **New rows** (``rule: new_rows``), when the lake has rows of files the
+      champion never trained on (not in its ``data.fingerprint``: path, size,
+      mtime, ETag, footer): the champion's error is its fixed model's MSE on
+      those rows; the challenger's is its cross-validated error on the same
+      rows: each row is scored by the challenger's fold model of its fold at
+      the chosen alpha (trained without that fold: ``fold_coef_`` and the
+      intercept of the fold's training statistics), pooled over folds with the
+      weights.  ``new_stats`` (the new files' per-fold statistics) come from
+      the same data pass (:func:`dreg.job.scan.lake_graph`).
+    * **Same folds** (``rule: same_folds``), when there are no new rows: the
+      champion's configuration (its recorded ``config.model``) is
+      cross-validated on the same folds of the current statistics (no data
+      read), and its CV MSE at its chosen alpha is the champion's error; the
+      challenger's is its own CV MSE.  With the same configuration and features
+      the two are equal without a refit, and the reason says ``unchanged``.
+
+    It passes when ``challenger <= champion * (1 + tolerance)``; it is skipped
+    (neither passes nor fails) for a champion whose features are absent now or
+    (same-folds rule) that has no recorded configuration.
+
+    **Gates** (:mod:`dreg.job.gates`): the challenger against the champion's
+    *recorded* CV error, row count and data baseline, which corrupted new data
+    cannot reach.
+
+    Promoted when neither fails; ``rejected`` otherwise, the reason naming
+    every failed check.  Not compared: the first model (``first``) and
+    ``promotion.enabled: false`` (``promoted``).  A pinned ``latest``
+    (``dreg promote --pin``) gives ``pinned``: stored, ``latest`` unmoved,
+    whatever the checks say.  ``rows`` of the record is the number of rows
+    the like-for-like errors were measured on.
+    """
+    p = cfg.output.promotion
+    challenger = _cv_mse(est)
+    decision = partial(Promotion, tolerance=p.tolerance)
+    if champion is None:
+        return decision(
+            challenger_mse=challenger, champion=None, champion_mse=None, status="first", reason="no previous model"
+        )
+    version = champion.ref.version
+    decision = partial(decision, champion=version)
+    pin = (
+        f"; 'latest' is pinned to {champion.pinned} (dreg promote --pin), so it stays there"
+        if champion.pinned
+        else ""
+    )
+    if not p.enabled:
+        status = "pinned" if champion.pinned else "promoted"
+        return decision(
+            challenger_mse=challenger, champion_mse=None, status=status, reason="promotion checks disabled" + pin
+        )
+    cmp = _like_for_like(cfg, champion, est, stats, new_stats, features, challenger)
+    baseline = baseline if baseline is not None else Baseline.from_stats(stats, features)
+    gates = evaluate_gates(p.gates.model_dump(), champion.model, champion.metrics, challenger, baseline)
+    failures = describe_failures(gates)
+    passed = cmp.pop("passed")
+    reason = cmp.pop("reason")
+    decision = partial(decision, gates=gates, **cmp)
+    if passed is not False and not failures:
+        ran = [g.name for g in gates if g.passed]
+        reason += f"; gates passed: {', '.join(ran)}" if ran else ""
+        if champion.pinned:
+            log(f"dreg: not promoted: {reason}{pin}")
+            return decision(status="pinned", reason=reason + pin)
         log(f"dreg: promoted: {reason}")
         return decision(status="promoted", reason=reason)
-    reason = (
-        f"{what}: {challenger:.6g} is worse than champion {champ_ref.version}'s {champion_mse:.6g} "
-        f"by more than the tolerance {p.tolerance:g}; kept as a rejected candidate, 'latest' unchanged"
-    )
+    reasons = ([reason] if passed is False else []) + ([failures] if failures else [])
+    reason = "; ".join(reasons) + "; kept as a rejected candidate, 'latest' unchanged"
     log(f"dreg: rejected: {reason}")
     return decision(status="rejected", reason=reason)
-
-
-@dataclass(frozen=True)
-class FitOutcome:
-    """A stored version: where it is, its records and the fitted estimator."""
-
-    ref: ModelRef
-    model: ModelRecord
-    metrics: MetricsRecord
-    estimator: Any
 
 
 def versions() -> dict[str, str]:
@@ -262,6 +324,7 @@ def _plan(cfg: Config, log: Log) -> _Plan:
     lake = open_lake(d.path, d.storage_options, d.filters, d.window)
     if not lake.files:
         raise DataError(f"lake {d.path!r}: every file was pruned by the filters")
+    check_columns(lake, d.features, d.target, d.weight, d.fold_column)
     if d.features:
         features = list(d.features)
         log(f"dreg: features ({len(features)}, from data.features): {', '.join(features)}")
@@ -378,7 +441,14 @@ def _metrics(est: Any, scan: _Scan, seconds: float) -> MetricsRecord:
 
 
 def _record(
-    cfg: Config, est: Any, plan: _Plan, scan: _Scan, version: str, started: _dt.datetime, seconds: float
+    cfg: Config,
+    est: Any,
+    plan: _Plan,
+    scan: _Scan,
+    version: str,
+    started: _dt.datetime,
+    seconds: float,
+    baseline: Baseline | None = None,
 ) -> ModelRecord:
     """``model.json`` of the new version: the estimator's state and the run's facts."""
     from dreg.estimators.serialize import estimator_to_dict, jsonable
@@ -411,6 +481,7 @@ def _record(
             data_pass_seconds=scan.seconds,
             cluster=scan.cluster,
         ),
+        baseline=baseline if baseline is not None else Baseline.from_stats(scan.stats, plan.features),
     )
 
 
@@ -440,6 +511,77 @@ def _publish(cfg: Config, model: ModelRecord, metrics: MetricsRecord, html: str,
         log(f"dreg: warning: could not prune the statistics cache: {exc}")
 
 
+def _model_config(doc: Any) -> Any:
+    """The parts of a dumped configuration that decide the model: ``data`` and ``model``."""
+    doc = doc or {}
+    return {"data": doc.get("data"), "model": doc.get("model")}
+
+
+def _unchanged_since(cfg: Config, plan: _Plan, log: Log) -> tuple[ModelRef, ModelRecord, MetricsRecord | None] | None:
+    """The newest version, when neither the data nor the configuration changed since it was fitted.
+
+    For ``--if-changed``, before any cluster starts.  The configuration's
+    ``data`` and ``model`` sections must be equal, and every file of the lake
+    must match the version's ``data.fingerprint`` (URL, size, mtime, ETag)
+    with none added or removed; then each file's Parquet footer is hashed
+    (one small ranged read per file, in threads) and must equal the recorded
+    one, so a same-size, same-mtime rewrite counts as a change.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dreg.estimators.serialize import jsonable
+    from dreg.job.cache import footer_fingerprint
+    from dreg.job.registry import list_versions
+    from dreg.job.scan import file_identity
+
+    registry, name, so = cfg.output.registry, cfg.output.name, cfg.output.storage_options
+    try:
+        known = list_versions(registry, name, so)
+    except OSError:
+        return None
+    if not known:
+        return None
+    ref, model, metrics = read_record(ModelRef(registry, name, known[-1]), so)
+    if _model_config(model.config) != _model_config(jsonable(cfg.model_dump(mode="json"))):
+        log(f"dreg: --if-changed: the configuration differs from version {ref.version}'s")
+        return None
+    recorded = {
+        file_identity(e.get("path"), e.get("size"), e.get("mtime"), e.get("etag")): e.get("footer")
+        for e in (model.data.fingerprint if model.data else ())
+    }
+    files = plan.lake.files
+    idents = [file_identity(plan.lake.full_url(f), f.size, f.mtime, f.etag) for f in files]
+    if len(recorded) != len(files) or any(i not in recorded for i in idents):
+        log(f"dreg: --if-changed: the lake's files differ from version {ref.version}'s")
+        return None
+    lake_so = dict(plan.lake.storage_options)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        footers = list(pool.map(lambda f: footer_fingerprint(plan.lake.full_url(f), f.size, lake_so), files))
+    for ident, footer in zip(idents, footers, strict=True):
+        if recorded[ident] is None or footer is None or recorded[ident] != footer:
+            log(f"dreg: --if-changed: {ident[0]} was rewritten since version {ref.version}")
+            return None
+    return ref, model, metrics
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    """A fitted version: where it is, its records, the fitted estimator and what happened.
+
+    ``status``: ``written`` (a new registry version), ``dry_run`` (nothing
+    written; ``ref`` is where it would have gone) or ``unchanged``
+    (``--if-changed`` found nothing new: ``ref`` and the records are the newest
+    existing version's, ``estimator`` is ``None``).
+    """
+
+    ref: ModelRef
+    model: ModelRecord
+    metrics: MetricsRecord
+    estimator: Any
+    status: str = "written"
+    deleted: tuple[str, ...] = ()  # versions removed by output.keep_last
+
+
 def run_fit(
     cfg: Config,
     *,
@@ -448,19 +590,49 @@ def run_fit(
     performance_report: str | None = None,
     log: Log = print,
     tty: bool | None = None,
+    dry_run: bool = False,
+    report: str | None = None,
+    if_changed: bool = False,
 ) -> FitOutcome:
     """Fit the configured model on the lake and write a registry version.
 
     The steps: plan (list the lake), scan (statistics on the cluster), fit
     (cross-validation on the coordinator), metrics, record, promotion, report,
-    publish.  Raises :class:`PromotionRejected` (the version is stored, ``latest``
-    unchanged) when the new model loses to the champion.
+    publish, retention (``output.keep_last``).  Raises :class:`PromotionRejected`
+    (the version is stored, ``latest`` unchanged) when the new model loses to
+    the champion, fails a gate, or ``latest`` is pinned.
+
+    Parameters
+    ----------
+    dry_run : bool
+        Do everything but write to the registry (no version, ``latest``
+        unmoved, no retention, no cache pruning; the statistics cache is still
+        read and filled, as it holds only facts of the files).  The
+        promotion decision is computed and :class:`PromotionRejected` raised as
+        in a real run, so a dry run tells whether the model would be promoted.
+    report : str, optional
+        Also write the HTML report to this local path (with ``dry_run``, the
+        only place it goes).
+    if_changed : bool
+        Before starting any cluster, compare the lake's files (listing and
+        Parquet footers) and the configuration's ``data`` and ``model``
+        sections with the newest version's; when nothing changed, write
+        nothing and return that version with ``status='unchanged'``.
     """
     from dreg.job.report import render_report
 
     started = _now()
     t0 = time.perf_counter()
     plan = _plan(cfg, log)
+    if if_changed:
+        same = _unchanged_since(cfg, plan, log)
+        if same is not None:
+            ref, model, metrics = same
+            log(
+                f"dreg: unchanged: the lake's {len(plan.lake.files)} file(s) and the configuration are those of "
+                f"version {ref.version}; no new version (--if-changed)"
+            )
+            return FitOutcome(ref, model, metrics or MetricsRecord.from_json({}), None, status="unchanged")
     champion = _champion(cfg)
     scan = _scan(
         cfg,
@@ -479,22 +651,60 @@ def run_fit(
     except ValueError as exc:
         raise DataError(f"lake {cfg.data.path!r}: {exc}") from None
     seconds = time.perf_counter() - t0
-    model = _record(cfg, est, plan, scan, new_version(), started, seconds)
+    baseline = Baseline.from_stats(scan.stats, plan.features)
+    model = _record(cfg, est, plan, scan, new_version(), started, seconds, baseline)
     metrics = _metrics(est, scan, seconds)
-    decision = _promotion(cfg, champion, est, scan.stats, scan.new_stats, plan.features, log)
+    decision = _promotion(cfg, champion, est, scan.stats, scan.new_stats, plan.features, log, baseline)
     metrics = replace(metrics, promotion=decision)
     model = replace(model, promotion=decision)
-    _publish(cfg, model, metrics, render_report(model, metrics), plan, log)
+    html = render_report(model, metrics)
+    if report:
+        from dreg.job.storage import write_local
+
+        try:
+            write_local(report, html)
+        except OSError as exc:
+            raise RegistryError(f"cannot write the report to {report!r}: {exc}") from None
+        log(f"dreg: report written to {report}")
     ref = ModelRef(cfg.output.registry, cfg.output.name, model.version)
-    log(
-        f"dreg: wrote {posixpath.join(cfg.output.registry, cfg.output.name, model.version)} "
+    summary = (
         f"(alpha={est.chosen_alpha_:.4g}, CV MSE={metrics.cv_mse:.4g} ± {metrics.cv_mse_se:.2g}, "
         f"{metrics.n_nonzero}/{len(plan.features)} non-zero, {seconds:.1f}s)"
     )
-    outcome = FitOutcome(ref=ref, model=model, metrics=metrics, estimator=est)
+    deleted: tuple[str, ...] = ()
+    if dry_run:
+        log(
+            f"dreg: dry run: would write {posixpath.join(cfg.output.registry, cfg.output.name, model.version)} "
+            f"{summary}; {'would be promoted' if decision.promoted else 'would NOT be promoted'}; nothing written"
+        )
+        status = "dry_run"
+    else:
+        _publish(cfg, model, metrics, html, plan, log)
+        log(f"dreg: wrote {posixpath.join(cfg.output.registry, cfg.output.name, model.version)} {summary}")
+        deleted = _retention(cfg, log)
+        status = "written"
+    outcome = FitOutcome(ref=ref, model=model, metrics=metrics, estimator=est, status=status, deleted=deleted)
     if not decision.promoted:
         raise PromotionRejected(decision.reason, outcome)
     return outcome
+
+
+def _retention(cfg: Config, log: Log) -> tuple[str, ...]:
+    """``output.keep_last``: delete the oldest versions beyond it (never ``latest`` or pinned).
+
+    The new version is written by then; a failure here is logged, not fatal.
+    """
+    keep = cfg.output.keep_last
+    if keep is None:
+        return ()
+    try:
+        gone = apply_retention(cfg.output.registry, cfg.output.name, keep, cfg.output.storage_options)
+    except RegistryError as exc:
+        log(f"dreg: warning: retention (output.keep_last={keep}) failed: {exc}")
+        return ()
+    if gone:
+        log(f"dreg: retention: deleted {len(gone)} version(s) beyond output.keep_last={keep}: {', '.join(gone)}")
+    return tuple(gone)
 
 
 _MAX_PREDICT_ERRORS = 20

@@ -32,7 +32,18 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DataInfo", "FileAccount", "MetricsRecord", "ModelRecord", "Promotion", "RowsInfo", "RunInfo"]
+__all__ = [
+    "Baseline",
+    "DataInfo",
+    "Event",
+    "FileAccount",
+    "Gate",
+    "MetricsRecord",
+    "ModelRecord",
+    "Promotion",
+    "RowsInfo",
+    "RunInfo",
+]
 
 
 def _known(cls: type, d: Mapping[str, Any], **defaults: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -94,8 +105,30 @@ class FileAccount:
 
 
 @dataclass(frozen=True)
+class Gate:
+    """One promotion gate's check (see :mod:`dreg.job.gates`): a measured value against its limit.
+
+    ``passed`` is ``None`` when the gate could not be evaluated (the champion
+    recorded no baseline, say); ``detail`` says what was compared, or why not.
+    """
+
+    name: str
+    value: float | None
+    limit: float
+    passed: bool | None
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Gate:
+        return cls(**_known(cls, d, detail="")[0])
+
+
+@dataclass(frozen=True)
 class Promotion:
-    """The champion/challenger decision (``status``: ``first``, ``promoted`` or ``rejected``).
+    """The champion/challenger decision (``status``: ``first``, ``promoted``, ``rejected`` or ``pinned``).
 
     ``rule`` says how the two errors were measured (see
     :func:`dreg.job.pipeline._promotion`): ``"new_rows"`` (the champion's
@@ -105,6 +138,9 @@ class Promotion:
     is how many rows the errors were measured on.  Both are ``None`` when no
     comparison was made (first model, checks disabled, not comparable) and in
     records written before they existed; ``to_json`` then omits them.
+    ``gates`` are the sanity gates' checks (:mod:`dreg.job.gates`), empty when
+    none ran.  ``pinned``: ``latest`` is pinned (``dreg promote --pin``), so the
+    new version is stored without moving it, whatever the comparison says.
     """
 
     challenger_mse: float
@@ -115,21 +151,29 @@ class Promotion:
     reason: str
     rule: str | None = None
     rows: int | None = None
+    gates: tuple[Gate, ...] = ()
 
     @property
     def promoted(self) -> bool:
         """Whether ``latest`` moves to the new version."""
-        return self.status != "rejected"
+        return self.status not in ("rejected", "pinned")
+
+    @property
+    def failed_gates(self) -> list[Gate]:
+        return [g for g in self.gates if g.passed is False]
 
     def to_json(self) -> dict[str, Any]:
-        """The decision as a JSON object (``rule`` and ``rows`` only when known)."""
+        """The decision as a JSON object (``rule``, ``rows`` and ``gates`` only when known)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {k: v for k, v in out.items() if v is not None or k not in ("rule", "rows")}
+        out["gates"] = [g.to_json() for g in self.gates]
+        return {k: v for k, v in out.items() if (v is not None and v != []) or k not in ("rule", "rows", "gates")}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Promotion:
         """The decision of :meth:`to_json` (a missing ``status`` reads as ``promoted``)."""
-        return cls(**_known(cls, d, status="promoted", reason="")[0])
+        known = _known(cls, d, status="promoted", reason="")[0]
+        known["gates"] = tuple(Gate.from_json(g) for g in (known["gates"] or ()))
+        return cls(**known)
 
 
 @dataclass(frozen=True)
@@ -241,6 +285,82 @@ class RunInfo:
         return cls(**_known(cls, d)[0])
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """The training data's distribution, for drift gates and standardized coefficients.
+
+    Weighted means and standard deviations (``sqrt(sum_i w_i (x_i - mean)^2 / sum_i w_i)``)
+    of the target and of every feature, over the rows the model was fitted on.
+    """
+
+    rows: int
+    weight_sum: float
+    target_mean: float
+    target_sd: float
+    feature_mean: Mapping[str, float]
+    feature_sd: Mapping[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "weight_sum": self.weight_sum,
+            "target": {"mean": self.target_mean, "sd": self.target_sd},
+            "features": {k: {"mean": self.feature_mean[k], "sd": self.feature_sd[k]} for k in self.feature_mean},
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Baseline:
+        feats = d.get("features") or {}
+        return cls(
+            rows=int(d["rows"]),
+            weight_sum=float(d["weight_sum"]),
+            target_mean=float(d["target"]["mean"]),
+            target_sd=float(d["target"]["sd"]),
+            feature_mean={k: float(v["mean"]) for k, v in feats.items()},
+            feature_sd={k: float(v["sd"]) for k, v in feats.items()},
+        )
+
+    @classmethod
+    def from_stats(cls, stats: Any, features: list[str]) -> Baseline:
+        """The baseline of the rows of ``stats`` (a :class:`~dreg.core.stats.SufficientStats`, any labels)."""
+        from dreg.core.stats import collapse
+
+        s = collapse(stats)
+        W = float(s.weight_sum[0])
+        sd_x = np.sqrt(np.clip(np.diag(s.xx[0]) / W, 0.0, None))
+        return cls(
+            rows=int(s.count[0]),
+            weight_sum=W,
+            target_mean=float(s.y_mean[0]),
+            target_sd=float(np.sqrt(max(float(s.yy[0]) / W, 0.0))),
+            feature_mean=dict(zip(features, (float(v) for v in s.x_mean[0]), strict=True)),
+            feature_sd=dict(zip(features, (float(v) for v in sd_x), strict=True)),
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    """A registry operation on a model name: ``promote``, ``pin``, ``unpin`` or ``delete``.
+
+    Stored one JSON file per event under ``REGISTRY/NAME/events/`` (written once,
+    never appended: works on object stores); ``dreg history`` lists them.
+    """
+
+    time: str
+    action: str
+    version: str | None
+    previous: str | None  # the version `latest` named before
+    reason: str
+    user: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Event:
+        return cls(**_known(cls, d, reason="")[0])
+
+
 # the batch job's top-level keys of model.json, in the order written, with their readers
 _JOB_PARTS: dict[str, Any] = {
     "name": None,
@@ -254,6 +374,7 @@ _JOB_PARTS: dict[str, Any] = {
     "versions": None,
     "run": RunInfo,
     "promotion": Promotion,
+    "baseline": Baseline,
 }
 # the estimator's top-level keys (dreg.estimators.serialize.estimator_to_dict)
 _FIT_KEYS = (
@@ -299,6 +420,7 @@ class ModelRecord:
     versions: Mapping[str, str] | None = None
     run: RunInfo | None = None
     promotion: Promotion | None = None
+    baseline: Baseline | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys this version does not know
 
     # -- typed views of the estimator's state

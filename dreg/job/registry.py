@@ -1,7 +1,12 @@
 """The model registry: ``REGISTRY/NAME/VERSION/{model.json, metrics.json, report.html}``.
 
-``REGISTRY/NAME/latest`` holds the name of the newest version.  Writes are
-crash-safe:
+``REGISTRY/NAME/latest`` holds the name of the version in service (the newest
+promoted one, or the one ``dreg promote`` set); ``REGISTRY/NAME/pinned``, when
+present, names a version that ``latest`` stays on until it is unpinned (new
+fits are stored without moving it).  Every manual operation (promote, pin,
+unpin) and every retention deletion is recorded as one JSON file under
+``REGISTRY/NAME/events/`` (:class:`~dreg.job.record.Event`; written once,
+never appended, so it works on object stores).  Writes are crash-safe:
 
 * on a local disk a version is written into ``REGISTRY/NAME/.tmp-...`` and
   renamed into place (an atomic ``rename``), then ``latest`` is replaced
@@ -28,11 +33,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from dreg.job.errors import RegistryError
-from dreg.job.record import MetricsRecord, ModelRecord
+from dreg.job.record import Event, MetricsRecord, ModelRecord
 from dreg.job.storage import atomic_write, fsync_dir, is_local, url_to_fs, write_local
 
 __all__ = [
+    "apply_retention",
+    "delete_version",
     "history",
+    "list_events",
+    "pinned_version",
+    "promote_version",
+    "unpin",
     "ModelRef",
     "RegistryError",
     "list_versions",
@@ -120,7 +131,7 @@ def _remove_stale_temporaries(base: str) -> None:
     except OSError:
         return
     for name in entries:
-        if not (name.startswith(".tmp-") or name.startswith(".latest-")):
+        if not name.startswith((".tmp-", ".latest-", ".pinned-")):
             continue
         path = posixpath.join(base, name)
         try:
@@ -172,6 +183,198 @@ def latest_version(registry: str, name: str, storage_options: dict[str, Any] | N
     return v or None
 
 
+def pinned_version(registry: str, name: str, storage_options: dict[str, Any] | None = None) -> str | None:
+    """The version ``latest`` is pinned to, or ``None``."""
+    fs, root = url_to_fs(registry, storage_options)
+    p = posixpath.join(root.rstrip("/"), name, "pinned")
+    if not fs.exists(p):
+        return None
+    with fs.open(p, "r") as fh:
+        v = fh.read().strip()
+    return v or None
+
+
+def _base(registry: str, name: str, storage_options: dict[str, Any] | None) -> tuple[Any, str]:
+    fs, root = url_to_fs(registry, storage_options)
+    return fs, posixpath.join(root.rstrip("/"), name)
+
+
+def _write_event(fs: Any, base: str, event: Event) -> None:
+    stamp = event.time.replace("-", "").replace(":", "").replace("+0000", "Z").replace("+00:00", "Z")
+    path = posixpath.join(base, "events", f"{stamp}-{event.action}-{uuid.uuid4().hex[:6]}.json")
+    if is_local(fs):
+        os.makedirs(posixpath.dirname(path), exist_ok=True)
+    atomic_write(fs, path, json.dumps(event.to_json(), indent=1), fsync=True)
+
+
+def _user() -> str | None:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (ImportError, KeyError, OSError):
+        return None
+
+
+def _set_pointer(fs: Any, base: str, pointer: str, version: str | None) -> None:
+    """Write (or, with ``None``, remove) ``base/pointer`` (``latest`` or ``pinned``) atomically."""
+    path = posixpath.join(base, pointer)
+    if version is None:
+        if fs.exists(path):
+            fs.rm(path)
+    else:
+        atomic_write(fs, path, version + "\n", fsync=True, prefix=f".{pointer}-")
+    if is_local(fs):
+        fsync_dir(base)
+
+
+def promote_version(
+    registry: str,
+    name: str,
+    version: str,
+    *,
+    pin: bool = False,
+    reason: str = "",
+    storage_options: dict[str, Any] | None = None,
+) -> Event:
+    """Point ``latest`` at ``version`` (roll back or forward), optionally pinning it.
+
+    ``version`` must be a complete version of ``name``.  Moving ``latest``
+    while another version is pinned raises :class:`RegistryError` unless
+    ``pin`` (which re-pins).  The operation is recorded as an event and
+    returned.
+    """
+    fs, base = _base(registry, name, storage_options)
+    try:
+        if version not in list_versions(registry, name, storage_options):
+            known = list_versions(registry, name, storage_options)
+            raise RegistryError(
+                f"no complete version {version!r} of {name!r} in {registry!r}"
+                + (f" (newest: {', '.join(known[-3:])})" if known else " (it has no versions)")
+            )
+        previous = latest_version(registry, name, storage_options)
+        pinned = pinned_version(registry, name, storage_options)
+        if pinned is not None and not pin and pinned != version:
+            raise RegistryError(
+                f"'latest' of {name!r} is pinned to {pinned}; unpin it first (dreg promote --unpin) or pin {version}"
+            )
+        event = Event(
+            time=_dt.datetime.now(_dt.UTC).isoformat(),
+            action="pin" if pin else "promote",
+            version=version,
+            previous=previous,
+            reason=reason,
+            user=_user(),
+        )
+        _set_pointer(fs, base, "latest", version)
+        if pin:
+            _set_pointer(fs, base, "pinned", version)
+        _write_event(fs, base, event)
+    except OSError as exc:
+        raise RegistryError(f"cannot write to registry {registry!r}: {exc}") from None
+    return event
+
+
+def unpin(registry: str, name: str, *, reason: str = "", storage_options: dict[str, Any] | None = None) -> Event:
+    """Remove the pin (``latest`` stays where it is; the next promoted fit moves it)."""
+    fs, base = _base(registry, name, storage_options)
+    pinned = pinned_version(registry, name, storage_options)
+    if pinned is None:
+        raise RegistryError(f"{name!r} in {registry!r} is not pinned")
+    event = Event(
+        time=_dt.datetime.now(_dt.UTC).isoformat(),
+        action="unpin",
+        version=pinned,
+        previous=latest_version(registry, name, storage_options),
+        reason=reason,
+        user=_user(),
+    )
+    try:
+        _set_pointer(fs, base, "pinned", None)
+        _write_event(fs, base, event)
+    except OSError as exc:
+        raise RegistryError(f"cannot write to registry {registry!r}: {exc}") from None
+    return event
+
+
+def list_events(registry: str, name: str, storage_options: dict[str, Any] | None = None) -> list[Event]:
+    """The recorded registry operations of ``name``, oldest first."""
+    fs, base = _base(registry, name, storage_options)
+    folder = posixpath.join(base, "events")
+    if not fs.exists(folder):
+        return []
+    out = []
+    for entry in sorted(fs.ls(folder, detail=False)):
+        if not entry.endswith(".json") or posixpath.basename(entry).startswith("."):
+            continue
+        with fs.open(entry, "r") as fh:
+            try:
+                out.append(Event.from_json(json.load(fh)))
+            except (json.JSONDecodeError, TypeError, KeyError):
+                continue  # a damaged event file does not hide the others
+    return sorted(out, key=lambda e: e.time)
+
+
+def delete_version(
+    registry: str, name: str, version: str, *, reason: str = "", storage_options: dict[str, Any] | None = None
+) -> Event:
+    """Delete one version (never ``latest`` or the pinned one), recorded as an event.
+
+    Crash-safe: on a local disk the folder is renamed to ``.tmp-deleted-...``
+    first (a leftover is removed by a later writer); on an object store
+    ``model.json`` goes first, so a half-deleted version is already incomplete
+    and invisible.
+    """
+    fs, base = _base(registry, name, storage_options)
+    protected = {latest_version(registry, name, storage_options), pinned_version(registry, name, storage_options)}
+    if version in protected:
+        raise RegistryError(f"version {version} of {name!r} is 'latest' or pinned; it cannot be deleted")
+    if not _VERSION_RE.match(version):
+        raise RegistryError(f"{version!r} is not a version name")
+    target = posixpath.join(base, version)
+    try:
+        if is_local(fs):
+            tmp = posixpath.join(base, f".tmp-deleted-{version}-{uuid.uuid4().hex[:8]}")
+            os.rename(target, tmp)
+            fsync_dir(base)
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            model = posixpath.join(target, "model.json")
+            if fs.exists(model):
+                fs.rm(model)
+            if fs.exists(target):
+                fs.rm(target, recursive=True)
+        event = Event(
+            time=_dt.datetime.now(_dt.UTC).isoformat(),
+            action="delete",
+            version=version,
+            previous=None,
+            reason=reason,
+            user=_user(),
+        )
+        _write_event(fs, base, event)
+    except OSError as exc:
+        raise RegistryError(f"cannot delete version {version} of {name!r} in {registry!r}: {exc}") from None
+    return event
+
+
+def apply_retention(
+    registry: str, name: str, keep_last: int, storage_options: dict[str, Any] | None = None
+) -> list[str]:
+    """Delete all but the newest ``keep_last`` versions, never ``latest`` or the pinned one.
+
+    Returns the deleted versions, oldest first.
+    """
+    versions = list_versions(registry, name, storage_options)
+    protected = {latest_version(registry, name, storage_options), pinned_version(registry, name, storage_options)}
+    doomed = [v for v in versions[: max(0, len(versions) - keep_last)] if v not in protected]
+    for v in doomed:
+        delete_version(
+            registry, name, v, reason=f"retention: output.keep_last={keep_last}", storage_options=storage_options
+        )
+    return doomed
+
+
 def read_model(
     ref: str | ModelRef, storage_options: dict[str, Any] | None = None
 ) -> tuple[ModelRef, dict, dict | None]:
@@ -210,7 +413,10 @@ def read_record(
 
 def history(registry: str, name: str, storage_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """One row per complete version, oldest first: window, rows, alpha, CV error, status."""
+    from dreg.job.gates import gate_summary
+
     latest = latest_version(registry, name, storage_options)
+    pinned = pinned_version(registry, name, storage_options)
     rows = []
     for v in list_versions(registry, name, storage_options):
         _, model, metrics = read_record(ModelRef(registry, name, v), storage_options)
@@ -228,9 +434,11 @@ def history(registry: str, name: str, storage_options: dict[str, Any] | None = N
                 "cv_mse": metrics.cv_mse,
                 "champion_mse": promo.champion_mse if promo else None,
                 "status": promo.status if promo else "promoted",
+                "gates": gate_summary(promo.gates if promo else ()),
                 "files_scanned": metrics.files_scanned,
                 "files_from_cache": metrics.files_from_cache,
                 "latest": v == latest,
+                "pinned": v == pinned,
             }
         )
     return rows

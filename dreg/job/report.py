@@ -754,6 +754,18 @@ def _frequency_section(plot: _Plotter, model: Mapping[str, Any]) -> str:
     return _figure(svg, caption)
 
 
+def _feature_sds(model: Mapping[str, Any], features: list[str]) -> FloatArray | None:
+    """Each feature's SD from the model's ``baseline`` (``None`` when it records none)."""
+    base = model.get("baseline")
+    feats = base.get("features") if isinstance(base, Mapping) else None
+    if not isinstance(feats, Mapping):
+        return None
+    try:
+        return np.array([float(feats[f]["sd"]) for f in features])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _table_section(model: Mapping[str, Any]) -> str:
     try:
         m = _read_model(model)
@@ -764,6 +776,7 @@ def _table_section(model: Mapping[str, Any]) -> str:
     except _Unavailable:
         freq, K = None, 0
     p = m.coef.size
+    sd = _feature_sds(model, m.features)
     nonzero = ~(m.coef == 0)  # NaN coefficients are listed (they are not known to be zero)
     n_zero = int(p - nonzero.sum())
     zero_note = f"<p>{n_zero:,} of {p:,} coefficient(s) are exactly zero.</p>"
@@ -778,20 +791,25 @@ def _table_section(model: Mapping[str, Any]) -> str:
         out = []
         for rank, j in enumerate(indices, start):
             f = "\u2014" if freq is None else f"{int(round(freq[j] * K))}/{K} ({freq[j]:.0%})"
+            per_sd = "" if sd is None else f'<td class="num">{_num(m.coef[j] * sd[j], ".6g")}</td>'
             out.append(
                 f'<tr><td class="num">{rank}</td><td class="name">{_esc(m.features[j])}</td>'
-                f'<td class="num">{_num(m.coef[j], ".6g")}</td><td class="num">{f}</td></tr>'
+                f'<td class="num">{_num(m.coef[j], ".6g")}</td>{per_sd}<td class="num">{f}</td></tr>'
             )
         return "\n".join(out)
 
     head = (
         '<tr><th class="num">#</th><th>feature</th><th class="num">coefficient</th>'
-        '<th class="num">selected in folds</th></tr>'
+        + ("" if sd is None else '<th class="num">per SD of the feature</th>')
+        + '<th class="num">selected in folds</th></tr>'
     )
     top, rest = order[:MAX_TABLE_ROWS], order[MAX_TABLE_ROWS:]
     parts = [
         f"<p>{len(order):,} feature(s) with a nonzero coefficient, by decreasing |coefficient| "
-        "(original scale). The last column is the fraction of folds that select the feature.</p>",
+        "(original scale)."
+        + ("" if sd is None else " <em>Per SD</em>: the coefficient times the feature's weighted SD in the "
+           "training data (the change of the prediction for one SD of the feature).")
+        + " The last column is the fraction of folds that select the feature.</p>",
         zero_note,
         f"<table>\n<thead>{head}</thead>\n<tbody>\n{rows(top, 1)}\n</tbody>\n</table>",
     ]
@@ -830,6 +848,52 @@ def _files_section(model: Mapping[str, Any]) -> str:
         + "<th>modified</th><th>etag</th></tr></thead>\n"
         f"<tbody>\n{body}\n</tbody>\n</table>\n{more}</details>"
     )
+
+
+def _promotion_section(model: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
+    """The champion/challenger decision: status, reason, the like-for-like errors and every gate."""
+    promo = metrics.get("promotion") if isinstance(metrics.get("promotion"), Mapping) else None
+    promo = promo or (model.get("promotion") if isinstance(model.get("promotion"), Mapping) else None)
+    if not promo:
+        return '<p class="note">The model records no promotion decision.</p>'
+    status = _esc(promo.get("status"))
+    facts = [
+        ("Decision", f"<strong>{status}</strong>"),
+        ("Reason", _esc(promo.get("reason"))),
+        ("Champion", _esc(promo.get("champion") or "\u2014")),
+    ]
+    if promo.get("rule"):
+        facts.append(
+            (
+                "Like for like",
+                f"rule <code>{_esc(promo.get('rule'))}</code> on {_num(promo.get('rows'))} row(s): "
+                f"challenger {_num(promo.get('challenger_mse'), '.6g')} vs champion "
+                f"{_num(promo.get('champion_mse'), '.6g')} (tolerance {_num(promo.get('tolerance'), 'g')})",
+            )
+        )
+    table = "\n".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
+    out = [f'<table class="facts">\n{table}\n</table>']
+    gates = [g for g in promo.get("gates") or () if isinstance(g, Mapping)]
+    if gates:
+
+        def verdict(g: Mapping[str, Any]) -> str:
+            passed = g.get("passed")
+            return "skipped" if passed is None else ("passed" if passed else "<strong>FAILED</strong>")
+
+        body = "\n".join(
+            f'<tr><td class="name">{_esc(g.get("name"))}</td><td>{verdict(g)}</td>'
+            f'<td class="num">{_num(g.get("value"), ".4g")}</td><td class="num">{_num(g.get("limit"), "g")}</td>'
+            f"<td>{_esc(g.get('detail'))}</td></tr>"
+            for g in gates
+        )
+        out.append(
+            "<p>Gates compare the model with the champion's recorded CV error, row count and data "
+            "baseline (see <code>output.promotion.gates</code>).</p>\n"
+            '<table>\n<thead><tr><th>gate</th><th>result</th><th class="num">value</th>'
+            '<th class="num">limit</th><th>detail</th></tr></thead>\n'
+            f"<tbody>\n{body}\n</tbody>\n</table>"
+        )
+    return "\n".join(out)
 
 
 def _config_section(model: Mapping[str, Any]) -> str:
@@ -888,6 +952,7 @@ def render_report(model: ModelRecord | Mapping[str, Any], metrics: MetricsRecord
     title = f"{model.get('name', 'model')} {model.get('version', '')}".strip()
     sections = [
         _section("run", "Run facts", _facts(model, metrics)),
+        _section("promotion", "Promotion", _promotion_section(model, metrics)),
         _section("cv", "Cross-validation curve", _cv_section(plot, model)),
         _section("path", "Coefficient path", _path_section(plot, model)),
         _section("gap", "Training vs held-out error", _gap_section(plot, model)),
