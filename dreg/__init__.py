@@ -1,4 +1,5 @@
-"""dreg: lasso, ridge and elastic-net regression with one-pass cross-validation on Dask.
+"""dreg: lasso, ridge and elastic-net regression with one-pass cross-validation on Dask,
+and penalized logistic and Poisson regression with cross-validated paths in a few passes.
 
 Estimators are imported lazily, so ``import dreg.core.stats`` (or any of the pure
 numpy maths modules) never imports Dask or scikit-learn.
@@ -17,6 +18,10 @@ _LAZY = {
     "ElasticNetCV": "dreg.estimators",
     "Lasso": "dreg.estimators",
     "LassoCV": "dreg.estimators",
+    "LogisticRegression": "dreg.estimators",
+    "LogisticRegressionCV": "dreg.estimators",
+    "PoissonRegressor": "dreg.estimators",
+    "PoissonRegressorCV": "dreg.estimators",
     "Ridge": "dreg.estimators",
     "RidgeCV": "dreg.estimators",
     "fold_ids": "dreg.core.folds",
@@ -27,7 +32,18 @@ __all__ = sorted([*_LAZY, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
     from dreg.core.folds import fold_ids  # noqa: F401
-    from dreg.estimators import ElasticNet, ElasticNetCV, Lasso, LassoCV, Ridge, RidgeCV  # noqa: F401
+    from dreg.estimators import (  # noqa: F401
+        ElasticNet,
+        ElasticNetCV,
+        Lasso,
+        LassoCV,
+        LogisticRegression,
+        LogisticRegressionCV,
+        PoissonRegressor,
+        PoissonRegressorCV,
+        Ridge,
+        RidgeCV,
+    )
     from dreg.job.registry import load_model  # noqa: F401
 
 

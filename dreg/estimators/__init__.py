@@ -1,10 +1,11 @@
-"""scikit-learn estimators: Lasso, Ridge, ElasticNet and their CV versions.
+"""scikit-learn estimators: Lasso, Ridge, ElasticNet, LogisticRegression, PoissonRegressor and their CV versions.
 
 They check their parameters (:mod:`._validation`) and inputs (:mod:`._input`),
 compute per-fold statistics in one pass (in-process for numpy and pandas, on
 Dask for Dask collections), and solve every path from them with
 :mod:`dreg.core`.  :mod:`._base` holds the shared fit/predict/score and the
-objective, :mod:`._single` the single-alpha estimators, :mod:`._cv` the CV ones.
+objective, :mod:`._single` the single-alpha estimators, :mod:`._cv` the CV ones,
+:mod:`._glm` the binomial and Poisson estimators (a few passes, :mod:`dreg.core.glm`).
 
 The classes are imported on first use: the batch job's configuration imports
 :mod:`._validation` alone, without scikit-learn (a 2 s import on a small machine).
@@ -21,14 +22,35 @@ _LAZY = {
     "ElasticNetCV": "dreg.estimators._cv",
     "Lasso": "dreg.estimators._single",
     "LassoCV": "dreg.estimators._cv",
+    "LogisticRegression": "dreg.estimators._glm",
+    "LogisticRegressionCV": "dreg.estimators._glm",
+    "PoissonRegressor": "dreg.estimators._glm",
+    "PoissonRegressorCV": "dreg.estimators._glm",
     "Ridge": "dreg.estimators._single",
     "RidgeCV": "dreg.estimators._cv",
 }
 
-__all__ = ["ElasticNet", "ElasticNetCV", "Lasso", "LassoCV", "Ridge", "RidgeCV"]
+__all__ = [
+    "ElasticNet",
+    "ElasticNetCV",
+    "Lasso",
+    "LassoCV",
+    "LogisticRegression",
+    "LogisticRegressionCV",
+    "PoissonRegressor",
+    "PoissonRegressorCV",
+    "Ridge",
+    "RidgeCV",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from dreg.estimators._cv import ElasticNetCV, LassoCV, RidgeCV  # noqa: F401
+    from dreg.estimators._glm import (  # noqa: F401
+        LogisticRegression,
+        LogisticRegressionCV,
+        PoissonRegressor,
+        PoissonRegressorCV,
+    )
     from dreg.estimators._single import ElasticNet, Lasso, Ridge  # noqa: F401
 
 

@@ -24,9 +24,11 @@ from dreg.core._util import n_threads
 from dreg.core.path import SOLVERS
 from dreg.core.penalty import Penalty
 
-__all__ = ["PARAMETER_CONSTRAINTS", "SELECTIONS", "check_param", "check_params", "penalty_from_params"]
+__all__ = ["PARAMETER_CONSTRAINTS", "SCORINGS", "SELECTIONS", "check_param", "check_params", "penalty_from_params"]
 
 SELECTIONS = ("min", "1se")
+# cross-validation criteria of the GLM estimators ('auc' and 'accuracy': binomial only)
+SCORINGS = ("deviance", "auc", "accuracy")
 
 
 def _is_real(value: object) -> bool:
@@ -166,6 +168,7 @@ PARAMETER_CONSTRAINTS: dict[str, Any] = {
     "eps": NoneOr(Real(0.0, 1.0, low_open=True, high_open=True)),
     "cv": Integer(2),
     "selection": Options(SELECTIONS),
+    "scoring": Options(SCORINGS),
     "solver": Options(SOLVERS),
     "fit_intercept": Boolean(),
     "standardize": Boolean(),

@@ -1,0 +1,633 @@
+"""Penalized logistic and Poisson regression: LogisticRegression(CV), PoissonRegressor(CV).
+
+Each model minimises glmnet's objective, for sample weights ``w`` (default 1)::
+
+    (1/sum(w)) sum_i w_i nll(y_i, b + x_i^T beta)
+        + alpha sum_j pf_j (l1_ratio |beta_j| + (1 - l1_ratio)/2 beta_j^2)
+
+with ``nll = log(1 + e^eta) - y eta`` (binomial, ``y`` in {0, 1} mapped from the
+two classes, ``classes_[1]`` is 1) or ``nll = e^eta - y eta`` (Poisson, ``y >=
+0``).  ``standardize``, ``fit_intercept``, ``penalty_factor``, the bounds and
+the weights mean what they mean for :class:`dreg.ElasticNet`; the intercept is
+never penalized.  With ``standardize=False``:
+
+* scikit-learn's ``LogisticRegression(C=C, l1_ratio=r)`` is ``alpha = 1 / (C n)``
+  (``1 / (C sum(w))`` with weights), ``l1_ratio = r``;
+* scikit-learn's ``PoissonRegressor(alpha=a)`` is ``alpha = a``, ``l1_ratio = 0``.
+
+The fit reads the data a few times (:mod:`dreg.core.glm`): pass 0 is the
+statistics pass, each later pass advances every fold model and every alpha
+at once; ``n_passes_`` reports how many.  Dask inputs are persisted on the
+workers for the passes (:mod:`dreg._dask_glm`).
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted
+
+from dreg.core.cv import select_alpha
+from dreg.core.datafit import PROBABILITY_CLAMP, Binomial, Poisson
+from dreg.core.folds import fold_ids, resolve_seed
+from dreg.core.glm import GLMPathResult, glm_fit, in_memory_pass
+from dreg.core.stats import SufficientStats
+from dreg.estimators._cv import _splits_to_folds
+from dreg.estimators._input import (
+    FoldSpec,
+    _check_folds,
+    compute_stats,
+    is_dask_collection,
+    to_numpy_1d,
+    to_numpy_X,
+)
+from dreg.estimators._validation import check_param, check_params, penalty_from_params
+
+__all__ = ["LogisticRegression", "LogisticRegressionCV", "PoissonRegressor", "PoissonRegressorCV"]
+
+_GLM_PARAMS = ("tol", "max_iter", "fit_intercept", "standardize", "positive")
+
+
+# --------------------------------------------------------------------------- data
+def _prepare(est, X, y, sample_weight, spec: FoldSpec | None):
+    """``(stats, names, run_pass, classes)`` of the inputs: pass 0 done, the passes ready."""
+    fam = est._family
+    spec = spec or FoldSpec()
+    if any(is_dask_collection(v) for v in (X, y, sample_weight, spec.folds)):
+        from dreg._dask_glm import persist_glm_data
+        from dreg.estimators._input import raise_for_invalid
+
+        data = persist_glm_data(X, y, sample_weight, spec, fam.name)
+        raise_for_invalid(data.stats, data.feature_names)
+        return data.stats, data.feature_names, data.run_pass, data.classes
+    Xa, names = to_numpy_X(X)
+    n = Xa.shape[0]
+    if n == 0:
+        raise ValueError("Found array with 0 sample(s) (shape=(0, %d)) while a minimum of 1 is required." % Xa.shape[1])
+    if fam.name == "binomial":
+        y_raw = _labels_1d(y, n)
+        classes = np.unique(y_raw)
+        if classes.size != 2:
+            raise ValueError(
+                f"binomial (logistic) regression needs exactly 2 classes in y, got {classes.size}: {classes[:10].tolist()}"
+            )
+        ya = (y_raw == classes[1]).astype(np.float64)
+    else:
+        classes = None
+        ya = to_numpy_1d(y, "y", n).astype(np.float64)
+        if np.any(ya < 0):
+            raise ValueError(f"Poisson regression needs y >= 0, got {int(np.sum(ya < 0))} negative value(s)")
+    wa = None if sample_weight is None else to_numpy_1d(sample_weight, "sample_weight", n).astype(np.float64)
+    if spec.folds is not None:
+        fa = _check_folds(to_numpy_1d(spec.folds, "folds", n))
+        spec = FoldSpec(folds=fa)
+    elif spec.n_folds is not None:
+        fa = fold_ids(0, n, spec.n_folds, spec.random_state)
+        spec = FoldSpec(folds=fa)
+    else:
+        fa = None
+    stats, names2, _ = compute_stats(Xa, ya, wa, spec)
+    Xf = Xa if Xa.dtype == np.float64 else Xa.astype(np.float64)
+    return stats, names, in_memory_pass(Xf, ya, wa, fa, n_jobs=getattr(est, "n_jobs", None)), classes
+
+
+def _labels_1d(y, n: int) -> np.ndarray:
+    if y is None:
+        raise ValueError("this estimator requires y to be passed, but the target y is None")
+    arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        from sklearn.exceptions import DataConversionWarning
+
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected. Please change the shape of y "
+            "to (n_samples,), for example using ravel().",
+            DataConversionWarning,
+            stacklevel=4,
+        )
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"y must be 1-dimensional, got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"X has {n} rows but y has {arr.shape[0]}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError("Input y contains NaN or infinity")
+    return arr
+
+
+# --------------------------------------------------------------------------- shared base
+class _GLMBase(BaseEstimator):
+    _family: Binomial | Poisson
+
+    def _set_features(self, stats: SufficientStats, names, X) -> None:
+        self.n_features_in_ = stats.n_features
+        columns = getattr(X, "columns", None)
+        if names is not None and columns is not None and all(isinstance(c, str) for c in columns):
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _warn(self, res: GLMPathResult, index: tuple) -> None:
+        if not bool(res.converged[index]):
+            warnings.warn(
+                f"{type(self).__name__}: not converged within max_iter={self.max_iter} passes "
+                f"(largest KKT violation {float(res.kkt[index]):.2e}); increase max_iter or tol",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    # -- prediction ------------------------------------------------------------
+    def _linear(self, X):
+        check_is_fitted(self, "coef_")
+        coef = np.asarray(self.coef_, dtype=np.float64).reshape(-1)
+        b = float(np.asarray(self.intercept_).reshape(-1)[0])
+        names = getattr(self, "feature_names_in_", None)
+        if hasattr(X, "columns") and names is not None:
+            missing = [n for n in names if n not in set(map(str, X.columns))]
+            if missing:
+                raise ValueError(f"X is missing {len(missing)} feature column(s) seen in fit: {missing[:10]}")
+            X = X[list(names)]
+        if is_dask_collection(X):
+            if hasattr(X, "columns"):
+                X = X.to_dask_array(lengths=True)
+            if X.ndim != 2 or X.shape[1] != coef.shape[0]:
+                raise ValueError(f"X has shape {X.shape}, expected (n, {coef.shape[0]})")
+            return X.rechunk({1: -1}).map_blocks(_eta_block, coef, b, drop_axis=1, dtype=np.float64)
+        Xa, _ = to_numpy_X(X)
+        if Xa.shape[1] != coef.shape[0]:
+            raise ValueError(
+                f"X has {Xa.shape[1]} features, but {type(self).__name__} is expecting {coef.shape[0]} features as input"
+            )
+        if Xa.dtype.kind == "f" and not np.all(np.isfinite(Xa)):
+            raise ValueError("Input X contains NaN or infinity")
+        return _eta_block(Xa, coef, b)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _eta_block(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
+    return np.asarray(X, dtype=np.float64) @ coef + intercept
+
+
+class _BinomialMixin(ClassifierMixin):
+    _family = Binomial()
+
+    def decision_function(self, X):
+        """The linear predictor ``X @ coef_[0] + intercept_[0]`` (log-odds of ``classes_[1]``).
+
+        Returns an ndarray of shape (n_samples,), or a lazy Dask array for Dask input.
+        """
+        return self._linear(X)
+
+    def predict_proba(self, X):
+        """Probabilities of ``classes_``, shape (n_samples, 2), clamped to ``[1e-15, 1 - 1e-15]``."""
+        eta = self._linear(X)
+        if is_dask_collection(eta):
+            return eta.map_blocks(_proba_block, new_axis=1, chunks=(eta.chunks[0], (2,)), dtype=np.float64)
+        return _proba_block(eta)
+
+    def predict_log_proba(self, X):
+        return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """The class of each row: ``classes_[1]`` where the log-odds are positive."""
+        eta = self._linear(X)
+        if is_dask_collection(eta):
+            return eta.map_blocks(_class_block, self.classes_, dtype=self.classes_.dtype)
+        return _class_block(eta, self.classes_)
+
+    def _set_classes(self, classes) -> None:
+        self.classes_ = np.asarray(classes)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+
+def _proba_block(eta: np.ndarray) -> np.ndarray:
+    p1 = Binomial().mean(eta)
+    return np.column_stack([1.0 - p1, p1])
+
+
+def _class_block(eta: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    return classes[(eta > 0).astype(np.int64)]
+
+
+class _PoissonMixin(RegressorMixin):
+    _family = Poisson()
+
+    def predict(self, X):
+        """The mean ``exp(X @ coef_ + intercept_)``."""
+        eta = self._linear(X)
+        if is_dask_collection(eta):
+            return eta.map_blocks(Poisson().mean, dtype=np.float64)
+        return Poisson().mean(eta)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """D^2: the share of the Poisson deviance explained (scikit-learn's ``PoissonRegressor.score``)."""
+        mu = np.asarray(self.predict(X))
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        w = np.ones_like(y) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        fam = Poisson()
+        sat = fam.saturated(y)
+        dev = 2 * w @ (mu - y * np.log(np.maximum(mu, PROBABILITY_CLAMP)) - sat)
+        ybar = (w @ y) / w.sum()
+        dev0 = 2 * w @ (ybar - y * np.log(max(ybar, PROBABILITY_CLAMP)) - sat)
+        return float(1.0 - dev / dev0) if dev0 > 0 else 0.0
+
+    def _set_classes(self, classes) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------- single alpha
+class _SingleGLM(_GLMBase):
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model at ``alpha``.
+
+        Parameters
+        ----------
+        X : array-like, pandas DataFrame, Dask array or Dask DataFrame of shape (n_samples, n_features)
+        y : array-like, pandas Series, Dask array or Dask Series of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        alpha = check_param("alpha", self.alpha)
+        l1_ratio = check_param("l1_ratio", self.l1_ratio)
+        check_params(self, _GLM_PARAMS)
+        stats, names, run_pass, classes = _prepare(self, X, y, sample_weight, None)
+        self._set_features(stats, names, X)
+        self._set_classes(classes)
+        penalty = penalty_from_params(self, l1_ratio, stats.n_features, names)
+        res = glm_fit(
+            stats, self._family, penalty, run_pass, alphas=np.array([alpha]), fit_intercept=self.fit_intercept,
+            standardize=self.standardize, tol=self.tol, max_passes=self.max_iter,
+        )
+        self._set_coef(res.coef[0, 0], float(res.intercept[0, 0]))
+        self.n_passes_ = int(res.n_passes) + 1
+        self.n_iter_ = self.n_passes_
+        self.kkt_violation_ = float(res.kkt[0, 0, -1])
+        self._warn(res, (0, 0, -1))
+        return self
+
+
+class LogisticRegression(_BinomialMixin, _SingleGLM):
+    """Penalized logistic regression (binomial GLM, logit link) at one alpha.
+
+    Minimises the objective of the module docs with ``nll = log(1 + e^eta) - y eta``.
+    ``LogisticRegression(C=C, l1_ratio=r)`` of scikit-learn is ``alpha = 1 / (C n)``
+    with ``standardize=False``.
+
+    Parameters
+    ----------
+    alpha : float, default 0.01
+    l1_ratio : float, default 0.0
+    fit_intercept, standardize, penalty_factor, positive, lower_bounds, upper_bounds
+        As in :class:`dreg.ElasticNet`.
+    tol : float, default 1e-8
+        KKT tolerance relative to the gradient of the intercept-only model.
+    max_iter : int, default 100
+        Maximum passes over the data.
+    n_jobs : int or None
+        Threads of the in-process passes (numpy input).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+    coef_ : ndarray of shape (1, n_features)
+    intercept_ : ndarray of shape (1,)
+    n_passes_ : int
+        Passes over the data, pass 0 included.
+    n_iter_, kkt_violation_, n_features_in_, feature_names_in_
+    """
+
+    def __init__(
+        self,
+        alpha: float = 0.01,
+        l1_ratio: float = 0.0,
+        *,
+        fit_intercept: bool = True,
+        standardize: bool = True,
+        penalty_factor=None,
+        positive: bool = False,
+        lower_bounds=None,
+        upper_bounds=None,
+        tol: float = 1e-8,
+        max_iter: int = 100,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.penalty_factor = penalty_factor
+        self.positive = positive
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_jobs = n_jobs
+
+    def _set_coef(self, coef: np.ndarray, intercept: float) -> None:
+        self.coef_ = coef.reshape(1, -1).copy()
+        self.intercept_ = np.array([intercept])
+
+
+class PoissonRegressor(_PoissonMixin, _SingleGLM):
+    """Penalized Poisson regression (log link) at one alpha; ``predict`` returns the mean.
+
+    Minimises the objective of the module docs with ``nll = e^eta - y eta``.
+    scikit-learn's ``PoissonRegressor(alpha=a)`` is ``alpha = a``, ``l1_ratio = 0``
+    with ``standardize=False``.  Parameters as :class:`LogisticRegression`.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+    n_passes_, n_iter_, kkt_violation_, n_features_in_, feature_names_in_
+    """
+
+    def __init__(
+        self,
+        alpha: float = 0.01,
+        l1_ratio: float = 0.0,
+        *,
+        fit_intercept: bool = True,
+        standardize: bool = True,
+        penalty_factor=None,
+        positive: bool = False,
+        lower_bounds=None,
+        upper_bounds=None,
+        tol: float = 1e-8,
+        max_iter: int = 100,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.penalty_factor = penalty_factor
+        self.positive = positive
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_jobs = n_jobs
+
+    def _set_coef(self, coef: np.ndarray, intercept: float) -> None:
+        self.coef_ = coef.copy()
+        self.intercept_ = float(intercept)
+
+
+# --------------------------------------------------------------------------- cross-validated
+class _CVGLM(_GLMBase):
+    _scorings: tuple[str, ...] = ("deviance",)
+
+    def fit(self, X, y, sample_weight=None, folds=None):
+        """Cross-validate the path of every l1_ratio and refit on all rows (in the same passes).
+
+        Parameters
+        ----------
+        X, y, sample_weight
+            As in :meth:`LogisticRegression.fit`.
+        folds : array-like of int of shape (n_samples,), optional
+            Fold label of each row (overrides ``cv``); ``-1``: always training.
+
+        Returns
+        -------
+        self
+        """
+        ratios = np.atleast_1d(np.asarray(check_param("l1_ratio", self.l1_ratio, "l1_ratios"), dtype=np.float64))
+        check_params(self, _GLM_PARAMS)
+        check_param("selection", self.selection)
+        check_params(self, ("alphas", "eps"))
+        check_param("scoring", self.scoring)
+        if self.scoring not in self._scorings:
+            raise ValueError(f"scoring must be one of {self._scorings}, got {self.scoring!r}")
+        if isinstance(self.cv, bool) or isinstance(self.cv, numbers.Integral):
+            check_param("cv", self.cv)
+        else:
+            if folds is not None:
+                raise ValueError("give either a CV splitter in cv or folds=, not both")
+            folds = _splits_to_folds(self.cv, X, y)
+        if folds is None:
+            spec = FoldSpec(n_folds=int(self.cv), random_state=resolve_seed(self.random_state))
+        else:
+            spec = FoldSpec(folds=folds)
+        stats, names, run_pass, classes = _prepare(self, X, y, sample_weight, spec)
+        self._set_features(stats, names, X)
+        self._set_classes(classes)
+        fold_labels = stats.labels[stats.labels >= 0]
+        if fold_labels.size < 2:
+            raise ValueError(f"cross-validation needs at least 2 folds, got {fold_labels.size}")
+        penalty = penalty_from_params(self, float(ratios[0]), stats.n_features, names)
+        alphas = self.alphas if np.ndim(self.alphas) == 0 else np.asarray(self.alphas, dtype=np.float64)
+        res = glm_fit(
+            stats, self._family, penalty, run_pass, l1_ratios=ratios, alphas=alphas, eps=self.eps, folds=fold_labels,
+            fit_intercept=self.fit_intercept, standardize=self.standardize, tol=self.tol, max_passes=self.max_iter,
+            auc=isinstance(self._family, Binomial),
+        )
+        self._set_cv(res)
+        return self
+
+    def _set_cv(self, res: GLMPathResult) -> None:
+        K = res.fold_labels.size
+        dev = res.deviance_path
+        self.deviance_path_ = dev
+        self.deviance_mean_ = dev.mean(axis=-1)
+        self.deviance_se_ = dev.std(axis=-1, ddof=1) / np.sqrt(K)
+        if self.scoring == "deviance":
+            mean, se = self.deviance_mean_, self.deviance_se_
+        else:
+            path = res.auc_path if self.scoring == "auc" else res.accuracy_path
+            mean = -path.mean(axis=-1)
+            se = path.std(axis=-1, ddof=1) / np.sqrt(K)
+        li, ai, a1 = select_alpha(mean, se)
+        chosen = ai if self.selection == "min" else a1
+        self.alphas_ = res.alphas[li] if res.alphas.shape[0] == 1 else res.alphas
+        self.alpha_ = float(res.alphas[li, ai])
+        self.alpha_1se_ = float(res.alphas[li, a1])
+        self.chosen_alpha_ = float(res.alphas[li, chosen])
+        self.chosen_alpha_index_ = int(chosen)
+        self.l1_ratio_ = float(res.l1_ratios[li])
+        self.coef_path_ = res.coef[li]
+        self.intercept_path_ = res.intercept[li]
+        self.fold_coef_ = res.fold_coef[li, chosen].copy()
+        self.n_folds_ = K
+        self.n_passes_ = int(res.n_passes) + 1
+        self.n_iter_ = self.n_passes_
+        self.dev_ratio_ = res.dev_ratio[li]
+        self.kkt_violation_ = float(res.kkt[li, chosen, -1])
+        self.path_result_ = res
+        self._set_coef(res.coef[li, chosen], float(res.intercept[li, chosen]))
+        self._warn(res, (li, chosen, -1))
+
+
+_CV_DOC = """
+    Parameters
+    ----------
+    l1_ratio : float or list of float, default 1.0
+        Candidate mixes; a list is cross-validated.
+    alphas : int or array-like, default 100
+        Number of alphas from ``alpha_max`` (the grid rule of
+        :func:`dreg.core.path.alpha_grid` on the intercept-only model's
+        quadratic) or an explicit grid.
+    eps : float, optional
+        ``alpha_min / alpha_max``; default 1e-4 if n_samples > n_features else 1e-2.
+    cv : int, CV splitter or iterable of (train, test), default 5
+    selection : {{'min', '1se'}}, default 'min'
+        The alpha of ``coef_``: the best CV score, or the largest alpha
+        within one standard error of it.
+    scoring : {scorings}, default 'deviance'
+        The CV criterion: held-out mean deviance (minimised){more}.
+    fit_intercept, standardize, penalty_factor, positive, lower_bounds, upper_bounds, tol, max_iter, n_jobs
+        As in :class:`{single}`.
+    random_state : int, Generator, RandomState or None, default 0
+        Seed of the fold assignment.
+
+    Attributes
+    ----------
+    alpha_, alpha_1se_, chosen_alpha_, chosen_alpha_index_, l1_ratio_ : float
+    alphas_ : ndarray of shape (n_alphas,) or (n_l1_ratios, n_alphas)
+    deviance_path_ : ndarray of shape (n_l1_ratios, n_alphas, n_folds)
+        Held-out mean deviance of each fold.
+    deviance_mean_, deviance_se_ : ndarray of shape (n_l1_ratios, n_alphas)
+    {extra}coef_path_ : ndarray of shape (n_alphas, n_features)
+        Full-data coefficients along the selected l1_ratio's grid.
+    intercept_path_, dev_ratio_ : ndarray of shape (n_alphas,)
+    fold_coef_ : ndarray of shape (n_folds, n_features)
+    n_passes_ : int
+        Passes over the data, pass 0 (statistics) and the AUC pass included.
+    n_folds_, n_iter_, kkt_violation_, n_features_in_, feature_names_in_
+    path_result_ : dreg.core.glm.GLMPathResult
+"""
+
+
+class LogisticRegressionCV(_BinomialMixin, _CVGLM):
+    __doc__ = """Penalized logistic regression with alpha (and l1_ratio) chosen by K-fold CV.
+
+    Every fold model, every alpha and every l1_ratio, and the refit on all
+    rows, advance together in each pass over the data (:mod:`dreg.core.glm`).
+    Objective as in :class:`LogisticRegression`.
+""" + _CV_DOC.format(
+        scorings="{'deviance', 'auc', 'accuracy'}",
+        more=", held-out AUC or accuracy (maximised)",
+        single="LogisticRegression",
+        extra=(
+            "auc_path_, accuracy_path_ : ndarray of shape (n_l1_ratios, n_alphas, n_folds)\n"
+            "        Held-out AUC (from fine histograms of the scores, exact to ``auc_error_``) and accuracy.\n"
+            "    classes_ : ndarray of shape (2,)\n    coef_ : ndarray of shape (1, n_features)\n"
+            "    intercept_ : ndarray of shape (1,)\n    "
+        ),
+    )
+    _scorings = ("deviance", "auc", "accuracy")
+
+    def __init__(
+        self,
+        l1_ratio=1.0,
+        *,
+        alphas=100,
+        eps: float | None = None,
+        cv=5,
+        selection: str = "min",
+        scoring: str = "deviance",
+        fit_intercept: bool = True,
+        standardize: bool = True,
+        penalty_factor=None,
+        positive: bool = False,
+        lower_bounds=None,
+        upper_bounds=None,
+        tol: float = 1e-8,
+        max_iter: int = 100,
+        random_state=0,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.l1_ratio = l1_ratio
+        self.alphas = alphas
+        self.eps = eps
+        self.cv = cv
+        self.selection = selection
+        self.scoring = scoring
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.penalty_factor = penalty_factor
+        self.positive = positive
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _set_coef(self, coef: np.ndarray, intercept: float) -> None:
+        self.coef_ = coef.reshape(1, -1).copy()
+        self.intercept_ = np.array([intercept])
+
+    def _set_cv(self, res: GLMPathResult) -> None:
+        self.auc_path_ = res.auc_path
+        self.auc_error_ = res.auc_error
+        self.accuracy_path_ = res.accuracy_path
+        super()._set_cv(res)
+
+
+class PoissonRegressorCV(_PoissonMixin, _CVGLM):
+    __doc__ = """Penalized Poisson regression with alpha (and l1_ratio) chosen by K-fold CV.
+
+    Objective as in :class:`PoissonRegressor`; ``predict`` returns the mean.
+""" + _CV_DOC.format(
+        scorings="{'deviance'}",
+        more="",
+        single="PoissonRegressor",
+        extra="coef_ : ndarray of shape (n_features,)\n    intercept_ : float\n    ",
+    )
+
+    def __init__(
+        self,
+        l1_ratio=1.0,
+        *,
+        alphas=100,
+        eps: float | None = None,
+        cv=5,
+        selection: str = "min",
+        scoring: str = "deviance",
+        fit_intercept: bool = True,
+        standardize: bool = True,
+        penalty_factor=None,
+        positive: bool = False,
+        lower_bounds=None,
+        upper_bounds=None,
+        tol: float = 1e-8,
+        max_iter: int = 100,
+        random_state=0,
+        n_jobs: int | None = None,
+    ) -> None:
+        self.l1_ratio = l1_ratio
+        self.alphas = alphas
+        self.eps = eps
+        self.cv = cv
+        self.selection = selection
+        self.scoring = scoring
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.penalty_factor = penalty_factor
+        self.positive = positive
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _set_coef(self, coef: np.ndarray, intercept: float) -> None:
+        self.coef_ = coef.copy()
+        self.intercept_ = float(intercept)
+
