@@ -70,10 +70,17 @@ def _prepare(est, X, y, sample_weight, spec: FoldSpec | None):
         raise ValueError("Found array with 0 sample(s) (shape=(0, %d)) while a minimum of 1 is required." % Xa.shape[1])
     if fam.name == "binomial":
         y_raw = _labels_1d(y, n)
+        from sklearn.utils.multiclass import type_of_target
+
+        kind = type_of_target(y_raw, input_name="y")
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(f"Unknown label type: {kind}; binomial (logistic) regression needs 2 class labels")
         classes = np.unique(y_raw)
         if classes.size != 2:
+            what = "one class" if classes.size == 1 else f"{classes.size} classes"
             raise ValueError(
-                f"binomial (logistic) regression needs exactly 2 classes in y, got {classes.size}: {classes[:10].tolist()}"
+                f"Only binary classification is supported: binomial (logistic) regression needs exactly 2 classes "
+                f"in y, got {what}: {classes[:10].tolist()}"
             )
         ya = (y_raw == classes[1]).astype(np.float64)
     else:
@@ -244,6 +251,11 @@ class _PoissonMixin(RegressorMixin):
 
     def _set_classes(self, classes) -> None:
         pass
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.positive_only = True
+        return tags
 
 
 # --------------------------------------------------------------------------- single alpha
@@ -428,7 +440,9 @@ class _CVGLM(_GLMBase):
         self._set_classes(classes)
         fold_labels = stats.labels[stats.labels >= 0]
         if fold_labels.size < 2:
-            raise ValueError(f"cross-validation needs at least 2 folds, got {fold_labels.size}")
+            raise ValueError(
+                f"cross-validation needs at least 2 folds, got {fold_labels.size} (n_samples={int(stats.count.sum())})"
+            )
         penalty = penalty_from_params(self, float(ratios[0]), stats.n_features, names)
         alphas = self.alphas if np.ndim(self.alphas) == 0 else np.asarray(self.alphas, dtype=np.float64)
         res = glm_fit(
