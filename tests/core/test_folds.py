@@ -125,7 +125,9 @@ def test_resolve_seed():
     a = resolve_seed(np.random.default_rng(1))
     assert a == resolve_seed(np.random.default_rng(1))
     assert resolve_seed(np.random.RandomState(1)) == resolve_seed(np.random.RandomState(1))
-    assert resolve_seed(None) >= 0
+    # None draws fresh entropy: an int in [0, 2**64), a different one each time
+    fresh = {resolve_seed(None) for _ in range(4)}
+    assert len(fresh) == 4 and all(type(k) is int and 0 <= k < 2**64 for k in fresh)
     with pytest.raises(ValueError, match="non-negative"):
         resolve_seed(-1)
     with pytest.raises(ValueError, match="random_state must be"):

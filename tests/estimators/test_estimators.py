@@ -158,12 +158,18 @@ def test_penalty_factor_dict_by_feature_name_and_unpenalized(frame):
 
 
 def test_positive_and_box_bounds(data):
+    from tests.estimators.enet_reference import enet_fit
+
     X, y = data
     pos = Lasso(alpha=0.01, positive=True).fit(X, y)
     assert np.all(pos.coef_ >= 0) and pos.coef_[0] > 0 and pos.coef_[1] == 0
+    ref = enet_fit(X, y, None, 0.01, 1.0, standardize=True, positive=True)
+    np.testing.assert_allclose(pos.coef_, ref.coef, rtol=1e-8, atol=1e-10)
     boxed = ElasticNet(alpha=0.01, lower_bounds=-0.3, upper_bounds=1.0).fit(X, y)
     assert np.all(boxed.coef_ >= -0.3) and np.all(boxed.coef_ <= 1.0)
-    assert boxed.coef_[0] == pytest.approx(1.0) and boxed.coef_[1] == pytest.approx(-0.3)
+    assert boxed.coef_[0] == 1.0 and boxed.coef_[1] == -0.3  # active bounds hold exactly
+    ref = enet_fit(X, y, None, 0.01, 0.5, standardize=True, lower=-0.3, upper=1.0)
+    np.testing.assert_allclose(boxed.coef_, ref.coef, rtol=1e-8, atol=1e-10)
     with pytest.raises(ValueError, match="zero must be feasible"):
         Lasso(lower_bounds=0.1).fit(X, y)
 
