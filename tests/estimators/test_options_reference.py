@@ -138,9 +138,7 @@ def test_single_alpha_estimators_match_the_reference(data, cls, l1_ratio, option
 
 @pytest.mark.parametrize("standardize", [False, True])
 @pytest.mark.parametrize("option", list(OPTIONS))
-@pytest.mark.parametrize(
-    ("cls", "l1_ratio"), [(dreg.LassoCV, 1.0), (dreg.ElasticNetCV, 0.6), (dreg.RidgeCV, 0.0)]
-)
+@pytest.mark.parametrize(("cls", "l1_ratio"), [(dreg.LassoCV, 1.0), (dreg.ElasticNetCV, 0.6), (dreg.RidgeCV, 0.0)])
 def test_cv_estimators_match_per_fold_reference_refits(data, cls, l1_ratio, option, standardize):
     """Weights, user folds (with always-training rows) and the option: every fold's held-out error at
     every alpha, the chosen alpha and the final model equal the reference's per-fold refits."""
