@@ -437,6 +437,43 @@ class _CVGLM(_GLMBase):
             spec = FoldSpec(folds=folds)
         stats, names, run_pass, classes = _prepare(self, X, y, sample_weight, spec)
         self._set_features(stats, names, X)
+        return self._fit_prepared(stats, names, run_pass, classes, ratios)
+
+    def fit_passes(self, stats: SufficientStats, feature_names, run_pass, classes=None):
+        """Fit from pass-0 statistics and a way to run the further passes (the batch job's entry).
+
+        Parameters
+        ----------
+        stats : SufficientStats
+            Pass-0 statistics per fold label of the rows (binomial: the target
+            already mapped to 0/1 with ``classes[1]`` as 1).
+        feature_names : list of str
+        run_pass : callable
+            ``run_pass(PassRequest) -> PassStats`` over the same rows, fold
+            labels and (0/1) targets (:func:`dreg.core.glm.glm_block_pass` on
+            every block, merged with :func:`dreg.core.glm.merge_pass`).
+        classes : array-like of 2 labels, optional
+            Binomial: the original labels (``classes_``).
+
+        Returns
+        -------
+        self
+        """
+        ratios = np.atleast_1d(np.asarray(check_param("l1_ratio", self.l1_ratio, "l1_ratios"), dtype=np.float64))
+        check_params(self, _GLM_PARAMS)
+        check_param("selection", self.selection)
+        check_params(self, ("alphas", "eps"))
+        check_param("scoring", self.scoring)
+        if self.scoring not in self._scorings:
+            raise ValueError(f"scoring must be one of {self._scorings}, got {self.scoring!r}")
+        names = [str(f) for f in feature_names]
+        if len(names) != stats.n_features:
+            raise ValueError(f"{len(names)} feature names for statistics of {stats.n_features} features")
+        self.n_features_in_ = stats.n_features
+        self.feature_names_in_ = np.asarray(names, dtype=object)
+        return self._fit_prepared(stats, names, run_pass, None if classes is None else np.asarray(classes), ratios)
+
+    def _fit_prepared(self, stats: SufficientStats, names, run_pass, classes, ratios):
         self._set_classes(classes)
         fold_labels = stats.labels[stats.labels >= 0]
         if fold_labels.size < 2:
