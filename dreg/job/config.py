@@ -78,6 +78,8 @@ class DataConfig(_Strict):
     storage_options: dict[str, Any] = Field(default_factory=dict)
     on_invalid_rows: Literal["error", "drop"] = "error"
     window: Window | None = None
+    # binomial/Poisson: how the passes after the statistics pass reach the rows (dreg.job.glm_scan)
+    passes: Literal["auto", "persist", "reread"] = "auto"
 
     @field_validator("filters", mode="before")
     @classmethod
@@ -115,6 +117,8 @@ class ModelConfig(_Strict):
     (:data:`dreg.estimators._validation.PARAMETER_CONSTRAINTS`), applied to
     every field below but ``penalty``; the types only parse the YAML."""
 
+    # the loss: least squares (gaussian), logistic (binomial) or Poisson
+    family: Literal["gaussian", "binomial", "poisson"] = "gaussian"
     penalty: Literal["ridge", "lasso", "elasticnet"] = "ridge"
     l1_ratio: float | list[float] | None = None
     alphas: int | list[float] = 100
@@ -133,21 +137,34 @@ class ModelConfig(_Strict):
     positive: bool = False
     lower_bounds: float | dict[str, float] | None = None
     upper_bounds: float | dict[str, float] | None = None
+    # binomial/Poisson CV criterion: deviance (default), auc or accuracy (binomial)
+    scoring: str | None = None
 
     @field_validator(
         "l1_ratio", "alphas", "eps", "cv", "selection", "standardize", "fit_intercept", "solver", "random_state",
-        "tol", "max_iter", "n_jobs", "penalty_factor", "positive", "lower_bounds", "upper_bounds",
+        "tol", "max_iter", "n_jobs", "penalty_factor", "positive", "lower_bounds", "upper_bounds", "scoring",
     )  # fmt: skip
     @classmethod
     def _shared_constraints(cls, value: Any, info: ValidationInfo) -> Any:
         if info.field_name == "l1_ratio":
             return None if value is None else check_param("l1_ratio", value, "l1_ratios")
+        if info.field_name == "scoring" and value is None:
+            return None
         return check_param(info.field_name, value)
 
     @model_validator(mode="after")
     def _l1_ratio_fits_penalty(self) -> ModelConfig:
         if self.penalty != "elasticnet" and self.l1_ratio is not None:
             raise ValueError(f"l1_ratio is only used with penalty: elasticnet (penalty is {self.penalty!r})")
+        if self.family == "gaussian":
+            if self.scoring is not None:
+                raise ValueError("scoring is only used with family: binomial or poisson (gaussian uses the CV MSE)")
+        else:
+            allowed = ("deviance", "auc", "accuracy") if self.family == "binomial" else ("deviance",)
+            if self.scoring is not None and self.scoring not in allowed:
+                raise ValueError(f"scoring for family {self.family} must be one of {list(allowed)}, got {self.scoring!r}")
+            if self.solver != "auto":
+                raise ValueError(f"solver is only used with family: gaussian (family is {self.family!r})")
         return self
 
 

@@ -9,8 +9,9 @@ corruption cannot reach:
 
 ``cv_error``
     The challenger's CV error against the champion's recorded CV error
-    (``metrics.json``'s ``cv_mse``): ``challenger / champion - 1``, the relative
-    increase (negative: better).
+    (``metrics.json``'s ``cv_mse``, or ``cv_deviance`` for binomial and
+    Poisson): ``challenger / champion - 1``, the relative increase (negative:
+    better).
 ``rows``
     The rows used against the champion's: ``max(n / n0, n0 / n) - 1``, so a
     limit of 1.0 allows doubling or halving.
@@ -104,7 +105,7 @@ def evaluate_gates(
             continue
         limit = float(limit)
         if name == "cv_error":
-            recorded = None if champion_metrics is None else champion_metrics.cv_mse
+            recorded = None if champion_metrics is None else champion_metrics.cv_error
             if recorded is None or not math.isfinite(recorded):
                 out.append(_skipped(name, limit, f"champion {version} recorded no CV error"))
                 continue

@@ -79,10 +79,19 @@ def _trained_on(cfg: Config, champion: _Champion | None) -> Any:
     return champion.model.data.fingerprint
 
 
-def _cv_mse(est: Any) -> float:
-    """The cross-validated MSE at the chosen alpha (``metrics.json``'s ``cv_mse``)."""
+def _glm_l1_index(est: Any) -> int:
+    """The index of a GLM CV estimator's chosen l1_ratio in its path."""
+    return int(np.flatnonzero(est.path_result_.l1_ratios == est.l1_ratio_)[0])
+
+
+def _cv_error(est: Any) -> float:
+    """The cross-validated error at the chosen alpha: MSE (``metrics.json``'s ``cv_mse``), or
+    the held-out mean deviance for binomial and Poisson (``cv_deviance``)."""
+    if hasattr(est, "deviance_mean_"):
+        return float(est.deviance_mean_[_glm_l1_index(est), est.chosen_alpha_index_])
     cv = est.cv_result_
     return float(cv.mse_mean[cv.best_l1_index][est.chosen_alpha_index_])
+
 
 
 def _same_folds_mse(
@@ -102,9 +111,54 @@ def _same_folds_mse(
     index = [features.index(name) for name in champ.features]
     own = stats if index == list(range(len(features))) else feature_subset(stats, index)
     try:
-        return _cv_mse(build_estimator(champ_model).fit_stats(own, champ.features)), False
+        return _cv_error(build_estimator(champ_model).fit_stats(own, champ.features)), False
     except ValueError as exc:  # e.g. its configuration cannot cross-validate these folds
         return f"the champion's configuration cannot be cross-validated here ({exc})"
+
+
+def _like_for_like_glm(
+    cfg: Config, champion: _Champion, features: list[str], challenger: float, new_rows: _NewRows | None
+) -> dict[str, Any]:
+    """:func:`_like_for_like` for binomial and Poisson: held-out mean deviances.
+
+    New rows: both deviances were measured in one extra pass over the new files
+    (:func:`_glm_new_rows`).  Without new rows, the same configuration and
+    features are ``unchanged``; another configuration is not compared (its
+    cross-validation would cost a whole path of passes): the gates decide.
+    """
+    p = cfg.output.promotion
+    version = champion.ref.version
+    champ = champion.model
+    out = {"challenger_mse": challenger, "champion_mse": None, "rule": None, "rows": None, "passed": None}
+    if new_rows is not None:
+        out = {
+            "challenger_mse": new_rows.challenger,
+            "champion_mse": new_rows.champion,
+            "rule": "new_rows",
+            "rows": new_rows.rows,
+        }
+        what = f"out-of-sample deviance on {new_rows.rows} new row(s)"
+        if new_rows.challenger <= new_rows.champion * (1.0 + p.tolerance):
+            reason = f"{what}: {new_rows.challenger:.6g} <= champion {version}'s {new_rows.champion:.6g} x (1 + {p.tolerance:g})"
+            return out | {"passed": True, "reason": reason}
+        reason = (
+            f"{what}: {new_rows.challenger:.6g} is worse than champion {version}'s {new_rows.champion:.6g} "
+            f"by more than the tolerance {p.tolerance:g}"
+        )
+        return out | {"passed": False, "reason": reason}
+    section = (champ.config or {}).get("model")
+    if section is not None and champ.features == features:
+        try:
+            same = ModelConfig.model_validate(section).model_dump(mode="json") == cfg.model.model_dump(mode="json")
+        except ValueError:
+            same = False
+        if same:
+            reason = (
+                f"unchanged: no new rows and the configuration of champion {version}; "
+                f"CV deviance {challenger:.6g} on the same folds"
+            )
+            return out | {"champion_mse": challenger, "rule": "same_folds", "passed": True, "reason": reason}
+    return out | {"reason": "no new rows and another configuration (GLMs are compared on new rows); not compared"}
 
 
 def _like_for_like(
@@ -115,6 +169,7 @@ def _like_for_like(
     new_stats: SufficientStats | None,
     features: list[str],
     challenger: float,
+    glm_new_rows: _NewRows | None = None,
 ) -> dict[str, Any]:
     """The like-for-like comparison: ``challenger_mse``, ``champion_mse``, ``rule``, ``rows``,
     ``passed`` (``None``: not compared) and the ``reason`` text."""
@@ -125,6 +180,10 @@ def _like_for_like(
     missing = [f for f in champ.features if f not in features]
     if missing:
         return not_compared | {"reason": f"champion uses features absent now ({missing[:5]}); not comparable"}
+    if champ.family != cfg.model.family:
+        return not_compared | {"reason": f"champion is {champ.family}, this model {cfg.model.family}; not comparable"}
+    if cfg.model.family != "gaussian":
+        return _like_for_like_glm(cfg, champion, features, challenger, glm_new_rows)
     folds = est.cv_result_.fold_labels
     n_new = 0 if new_stats is None else held_out_rows(new_stats, folds)
     unchanged = False
@@ -167,6 +226,7 @@ def _promotion(
     features: list[str],
     log: Log,
     baseline: Baseline | None = None,
+    glm_new_rows: _NewRows | None = None,
 ) -> Promotion:
     """Champion/challenger decision against the current ``latest``: like for like, then the gates.
 
@@ -204,7 +264,7 @@ def _promotion(
     the like-for-like errors were measured on.
     """
     p = cfg.output.promotion
-    challenger = _cv_mse(est)
+    challenger = _cv_error(est)
     decision = partial(Promotion, tolerance=p.tolerance)
     if champion is None:
         return decision(
@@ -222,7 +282,7 @@ def _promotion(
         return decision(
             challenger_mse=challenger, champion_mse=None, status=status, reason="promotion checks disabled" + pin
         )
-    cmp = _like_for_like(cfg, champion, est, stats, new_stats, features, challenger)
+    cmp = _like_for_like(cfg, champion, est, stats, new_stats, features, challenger, glm_new_rows)
     baseline = baseline if baseline is not None else Baseline.from_stats(stats, features)
     gates = evaluate_gates(p.gates.model_dump(), champion.model, champion.metrics, challenger, baseline)
     failures = describe_failures(gates)
@@ -252,16 +312,40 @@ def versions() -> dict[str, str]:
 
 
 def build_estimator(m: ModelConfig):
-    """The CV estimator a ``model:`` section describes."""
-    from dreg.estimators import ElasticNetCV, LassoCV, RidgeCV
+    """The CV estimator a ``model:`` section describes (``family`` and ``penalty`` pick the class).
 
-    cls = {"lasso": LassoCV, "ridge": RidgeCV, "elasticnet": ElasticNetCV}[m.penalty]
-    # the config's model fields are the estimator's parameters, by name (one source: dreg.estimators._validation)
+    For binomial and Poisson, ``penalty`` sets the mix (ridge: ``l1_ratio`` 0,
+    lasso: 1, elasticnet: ``l1_ratio``, default 0.5), and ``tol`` and
+    ``max_iter`` keep the GLM estimators' own defaults unless the section sets
+    them (the gaussian ones mean something else there: a coordinate-descent
+    tolerance and sweep count, against the GLMs' KKT tolerance and passes).
+    """
+    from dreg.estimators import (
+        ElasticNetCV,
+        LassoCV,
+        LogisticRegressionCV,
+        PoissonRegressorCV,
+        RidgeCV,
+    )
+
     values = m.model_dump(mode="python")
-    params = {name: values[name] for name in cls._get_param_names()}
+    if m.family == "gaussian":
+        cls = {"lasso": LassoCV, "ridge": RidgeCV, "elasticnet": ElasticNetCV}[m.penalty]
+        # the config's model fields are the estimator's parameters, by name (one source: dreg.estimators._validation)
+        params = {name: values[name] for name in cls._get_param_names()}
+        params["penalty_factor"] = params["penalty_factor"] or None
+        if cls is ElasticNetCV and params["l1_ratio"] is None:
+            params["l1_ratio"] = 0.5
+        return cls(**params)
+    cls = LogisticRegressionCV if m.family == "binomial" else PoissonRegressorCV
+    params = {name: values[name] for name in cls._get_param_names() if name in values}
     params["penalty_factor"] = params["penalty_factor"] or None
-    if cls is ElasticNetCV and params["l1_ratio"] is None:
-        params["l1_ratio"] = 0.5
+    params["l1_ratio"] = {"ridge": 0.0, "lasso": 1.0}.get(m.penalty, 0.5 if m.l1_ratio is None else m.l1_ratio)
+    if m.scoring is None:
+        params.pop("scoring", None)
+    for name in ("tol", "max_iter"):
+        if name not in m.model_fields_set:
+            params.pop(name, None)
     return cls(**params)
 
 
@@ -292,6 +376,184 @@ def _cluster_failures(during: str) -> Iterator[None]:
         raise ClusterError(f"lost the Dask scheduler {during}: {exc}") from None
     except FutureCancelledError as exc:  # the client lost the scheduler
         raise ClusterError(f"the cluster cancelled the work {during}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- binomial and Poisson
+
+
+@dataclass(frozen=True)
+class _NewRows:
+    """Held-out mean deviances on the rows of new files: the champion's fixed model and the
+    challenger's fold models (each row by the model of its fold), and how many rows."""
+
+    champion: float
+    challenger: float
+    rows: int
+
+
+@dataclass(frozen=True)
+class _GLMFit:
+    """What the GLM passes produced on the cluster."""
+
+    estimator: Any
+    stats: SufficientStats  # pass-0 statistics with the target as fitted (binomial: 0/1)
+    mode: str
+    passes: int  # passes over the data after pass 0 (the estimator's, calibration, promotion)
+    calibration: list[dict[str, float]] | None
+    new_rows: _NewRows | None
+
+
+def _z_models(center: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Original-scale models ``b + x^T beta`` as a pass's ``z = x - center`` models."""
+    coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
+    return coef, np.asarray(intercept, dtype=np.float64) + coef @ center
+
+
+def _fold_models(est: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(fold labels, coef (K, p), intercept (K,))`` of the CV fold models at the chosen alpha."""
+    res = est.path_result_
+    li, ai = _glm_l1_index(est), est.chosen_alpha_index_
+    return res.fold_labels, res.fold_coef[li, ai], res.fold_intercept[li, ai]
+
+
+_CALIBRATION_BINS = 20
+
+
+def _calibration(est: Any, passes: Any, stats: SufficientStats) -> list[dict[str, float]]:
+    """Held-out calibration at the chosen alpha: each row scored by its fold's model, in
+    ``_CALIBRATION_BINS`` bins of equal width in predicted probability; one pass.
+
+    Each bin: the weighted mean predicted probability, the observed positive rate, the weight.
+    """
+    from dreg.core.glm import _HIST_BINS, _HIST_RANGE, PassRequest
+
+    labels, coef, intercept = _fold_models(est)
+    center = collapse(stats).x_mean[0]
+    zc, zb = _z_models(center, coef, intercept)
+    st = passes.run_pass(
+        PassRequest(
+            family="binomial",
+            center=center,
+            scale=np.ones_like(center),
+            coef=zc,
+            intercept=zb,
+            held_label=np.asarray(labels, dtype=np.int64),
+            histogram=True,
+        )
+    )
+    neg, pos = st.hist[..., 0].sum(axis=0), st.hist[..., 1].sum(axis=0)
+    eta = -_HIST_RANGE + (np.arange(_HIST_BINS) + 0.5) * (2 * _HIST_RANGE / _HIST_BINS)
+    prob = 1.0 / (1.0 + np.exp(-eta))
+    group = np.minimum((prob * _CALIBRATION_BINS).astype(np.int64), _CALIBRATION_BINS - 1)
+    out = []
+    for g in range(_CALIBRATION_BINS):
+        sel = group == g
+        weight = float(neg[sel].sum() + pos[sel].sum())
+        if weight > 0:
+            out.append(
+                {
+                    "predicted": float((prob[sel] * (neg[sel] + pos[sel])).sum() / weight),
+                    "observed": float(pos[sel].sum() / weight),
+                    "weight": weight,
+                }
+            )
+    return out
+
+
+def _new_file_index(scan: _Scan, champion: _Champion) -> list[int]:
+    """Lake indices of the files the champion never trained on (listing identity or footer differ)."""
+    from dreg.job.scan import file_identity
+
+    known: dict[tuple[Any, ...], set[str | None]] = {}
+    for e in champion.model.data.fingerprint if champion.model.data else ():
+        known.setdefault(file_identity(e.get("path"), e.get("size"), e.get("mtime"), e.get("etag")), set()).add(
+            e.get("footer")
+        )
+    out = []
+    for i, f in enumerate(scan.files):
+        footers = known.get(file_identity(f.path, f.size, f.mtime, f.etag))
+        if footers is None or (None not in footers and f.footer not in footers):
+            out.append(i)
+    return out
+
+
+def _glm_new_rows(
+    cfg: Config, est: Any, passes: Any, stats: SufficientStats, features: list[str], champion: _Champion | None, scan: _Scan
+) -> _NewRows | None:
+    """One pass over the new files: the champion's and the fold models' held-out deviances there."""
+    from dreg.core.glm import PassRequest
+
+    if champion is None or not cfg.output.promotion.enabled or champion.model.data is None:
+        return None
+    champ = champion.model
+    if champ.family != cfg.model.family or any(f not in features for f in champ.features):
+        return None
+    new = _new_file_index(scan, champion)
+    if not new:
+        return None
+    labels, coef, intercept = _fold_models(est)
+    champ_coef = np.zeros(len(features))
+    for name, c in zip(champ.features, champ.coef, strict=True):
+        champ_coef[features.index(name)] = c
+    center = collapse(stats).x_mean[0]
+    zc, zb = _z_models(center, np.vstack([champ_coef, coef]), np.concatenate([[champ.intercept], intercept]))
+    st = passes.run_pass(
+        PassRequest(family=cfg.model.family, center=center, scale=np.ones_like(center), coef=zc, intercept=zb),
+        files=new,
+    )
+    held = np.isin(st.labels, labels) & (st.weight_sum > 0)
+    if not held.any():
+        return None
+    W = st.weight_sum[held].sum()
+    champion_dev = 2.0 * (st.loss[held, 0] - st.saturated[held]).sum() / W
+    pos = {int(k): j for j, k in enumerate(labels)}
+    challenger_dev = sum(
+        2.0 * (st.loss[i, 1 + pos[int(lab)]] - st.saturated[i]) for i, lab in enumerate(st.labels) if held[i]
+    ) / W
+    return _NewRows(champion=float(champion_dev), challenger=float(challenger_dev), rows=int(st.count[held].sum()))
+
+
+def _fit_glm_on(cfg: Config, plan: _Plan, champion: _Champion | None, log: Log, client: Any, scan: _Scan) -> _GLMFit:
+    """:func:`_fit_glm` with the arguments in :func:`_scan`'s ``then(client, scan)`` order."""
+    return _fit_glm(cfg, plan, scan, client, champion, log)
+
+
+def _fit_glm(cfg: Config, plan: _Plan, scan: _Scan, client: Any, champion: _Champion | None, log: Log) -> _GLMFit:
+    """The binomial or Poisson fit on the cluster: classes, the passes, calibration, new-rows deviances."""
+    from dask.base import tokenize
+
+    from dreg.job.glm_scan import LakePasses, binomial_stats, choose_mode, discover_classes
+
+    family, d = cfg.model.family, cfg.data
+    mode, why = choose_mode(d.passes, client, scan.rows_used, len(plan.features))
+    token = tokenize(plan.lake.url, [f.identity() for f in plan.lake.files], plan.spec, family)[:16]
+    passes = LakePasses(client, plan.lake, plan.spec, token, mode)
+    log(f"dreg: {family}: passes over the data {'held in worker memory' if mode == 'persist' else 're-read'} ({why})")
+    values, smallest = discover_classes(passes)
+    stats, classes = scan.stats, None
+    if family == "binomial":
+        if values.size != 2:
+            shown = f": {values.tolist()}" if values.size < 3 else " or more"
+            raise DataError(
+                f"lake {d.path!r}: family binomial needs exactly 2 distinct values of {d.target!r}, "
+                f"found {values.size}{shown}"
+            )
+        classes = values
+        passes.positive = float(values[1])
+        stats = binomial_stats(scan.stats, float(values[0]), float(values[1]))
+    elif smallest < 0:
+        raise DataError(f"lake {d.path!r}: family poisson needs {d.target!r} >= 0, found {smallest:g}")
+    est = build_estimator(cfg.model)
+    try:
+        est.fit_passes(stats, plan.features, passes.run_pass, classes)
+    except ValueError as exc:
+        raise DataError(f"lake {d.path!r}: {exc}") from None
+    calibration = _calibration(est, passes, stats) if family == "binomial" else None
+    new_rows = _glm_new_rows(cfg, est, passes, stats, plan.features, champion, scan)
+    passes.release()
+    log(f"dreg: {family}: {passes.passes} pass(es) over the data after the statistics pass")
+    return _GLMFit(est, stats, mode, passes.passes, calibration, new_rows)
+
 
 
 @dataclass(frozen=True)
@@ -375,9 +637,12 @@ def _scan(
     log: Log,
     tty: bool | None,
     trained_on: Any = None,
-) -> _Scan:
+    then: Callable[[Any, _Scan], Any] | None = None,
+) -> tuple[_Scan, Any]:
     """The data pass on the cluster: one task per file and a merge tree, then the row counts.
 
+    ``then(client, scan)``, when given, runs next on the same cluster (the
+    binomial and Poisson passes); its result is returned with the scan.
     Raises :class:`DataError` naming the first bad file, or when no row is usable.
     """
     import distributed
@@ -392,11 +657,20 @@ def _scan(
             if performance_report
             else contextlib.nullcontext()
         )
-        with _cluster_failures("during the data pass"), report_ctx, distributed.span("dreg-fit"):
-            part = compute_with_progress(client, graph, n_tasks=len(plan.lake.files), log=log, tty=tty)
-        cluster_info = info.as_dict()
+        with report_ctx, distributed.span("dreg-fit"):
+            with _cluster_failures("during the data pass"):
+                part = compute_with_progress(client, graph, n_tasks=len(plan.lake.files), log=log, tty=tty)
+            scan = _scan_result(cfg, plan, part, info.as_dict(), time.perf_counter() - t0, log)
+            result = None
+            if then is not None:
+                with _cluster_failures("during the model's passes"):
+                    result = then(client, scan)
+    return scan, result
+
+
+def _scan_result(cfg: Config, plan: _Plan, part: Any, cluster_info: dict[str, Any], seconds: float, log: Log) -> _Scan:
+    """The checked outcome of the data pass: errors raised, rows counted, drops logged."""
     part.raise_errors()  # bad files come back as values (no worker tracebacks): name the first, count all
-    seconds = time.perf_counter() - t0
     files = part.files
     n_cached = sum(1 for f in files if f.from_cache)
     if plan.cache is not None:
@@ -411,32 +685,52 @@ def _scan(
     return _Scan(part.stats, files, rows_used, int(dropped), n_cached, cluster_info, seconds, part.new_stats)
 
 
-def _metrics(est: Any, scan: _Scan, seconds: float) -> MetricsRecord:
+def _metrics(est: Any, scan: _Scan, seconds: float, glm: _GLMFit | None = None) -> MetricsRecord:
     """The chosen model's cross-validated error (at ``est.chosen_alpha_index_``) and the run's counts."""
+    counts = {
+        "alpha": float(est.chosen_alpha_),
+        "alpha_min": float(est.alpha_),
+        "alpha_1se": float(est.alpha_1se_),
+        "l1_ratio": float(est.l1_ratio_),
+        "n_nonzero": int(np.count_nonzero(est.coef_)),
+        "rows": scan.rows_used,
+        "rows_dropped": scan.rows_dropped,
+        "files": len(scan.files),
+        "files_scanned": len(scan.files) - scan.n_cached,
+        "files_from_cache": scan.n_cached,
+        "seconds": seconds,
+        "data_pass_seconds": scan.seconds,
+    }
+    chosen = est.chosen_alpha_index_
+    if glm is not None:
+        li = _glm_l1_index(est)
+        auc = getattr(est, "auc_path_", None)
+        return MetricsRecord(
+            **counts,
+            cv_mse=None,
+            cv_mse_se=None,
+            cv_mse_min=None,
+            train_mse=None,
+            cv_r2=None,
+            family=est._family.name,
+            cv_deviance=float(est.deviance_mean_[li, chosen]),
+            cv_deviance_se=float(est.deviance_se_[li, chosen]),
+            cv_auc=None if auc is None else float(np.asarray(auc)[li, chosen].mean()),
+            n_passes=1 + glm.passes,
+            passes_mode=glm.mode,
+        )
     cv = est.cv_result_
     li = cv.best_l1_index
-    chosen = est.chosen_alpha_index_
     mean = cv.mse_mean[li]
     train = cv.train_mse_path[li].mean(axis=-1)
     var_y = make_problem(collapse(scan.stats), True, False).yy  # weighted variance of y
     return MetricsRecord(
-        alpha=float(est.chosen_alpha_),
-        alpha_min=float(est.alpha_),
-        alpha_1se=float(est.alpha_1se_),
-        l1_ratio=float(est.l1_ratio_),
+        **counts,
         cv_mse=float(mean[chosen]),
         cv_mse_se=float(cv.mse_se[li][chosen]),
         cv_mse_min=float(mean[cv.best_alpha_index]),
         train_mse=float(train[chosen]),
         cv_r2=float(1.0 - mean[chosen] / var_y) if var_y > 0 else None,
-        n_nonzero=int(np.count_nonzero(est.coef_)),
-        rows=scan.rows_used,
-        rows_dropped=scan.rows_dropped,
-        files=len(scan.files),
-        files_scanned=len(scan.files) - scan.n_cached,
-        files_from_cache=scan.n_cached,
-        seconds=seconds,
-        data_pass_seconds=scan.seconds,
     )
 
 
@@ -512,9 +806,18 @@ def _publish(cfg: Config, model: ModelRecord, metrics: MetricsRecord, html: str,
 
 
 def _model_config(doc: Any) -> Any:
-    """The parts of a dumped configuration that decide the model: ``data`` and ``model``."""
+    """The parts of a dumped configuration that decide the model, ``data`` and ``model``, with
+    every default filled in (so a record written before a key existed compares equal); ``None``
+    when they are not readable by this version."""
+    from dreg.job.config import DataConfig
+
     doc = doc or {}
-    return {"data": doc.get("data"), "model": doc.get("model")}
+    try:
+        data = DataConfig.model_validate(doc.get("data") or {}).model_dump(mode="json")
+        model = ModelConfig.model_validate(doc.get("model") or {}).model_dump(mode="json")
+    except ValueError:  # pydantic's ValidationError
+        return None
+    return {"data": data, "model": model}
 
 
 def _unchanged_since(cfg: Config, plan: _Plan, log: Log) -> tuple[ModelRef, ModelRecord, MetricsRecord | None] | None:
@@ -542,7 +845,8 @@ def _unchanged_since(cfg: Config, plan: _Plan, log: Log) -> tuple[ModelRef, Mode
     if not known:
         return None
     ref, model, metrics = read_record(ModelRef(registry, name, known[-1]), so)
-    if _model_config(model.config) != _model_config(jsonable(cfg.model_dump(mode="json"))):
+    recorded_config = _model_config(model.config)
+    if recorded_config is None or recorded_config != _model_config(jsonable(cfg.model_dump(mode="json"))):
         log(f"dreg: --if-changed: the configuration differs from version {ref.version}'s")
         return None
     recorded = {
@@ -634,7 +938,10 @@ def run_fit(
             )
             return FitOutcome(ref, model, metrics or MetricsRecord.from_json({}), None, status="unchanged")
     champion = _champion(cfg)
-    scan = _scan(
+    glm_then = None
+    if cfg.model.family != "gaussian":
+        glm_then = partial(_fit_glm_on, cfg, plan, champion, log)
+    scan, glm = _scan(
         cfg,
         plan,
         t0,
@@ -644,17 +951,33 @@ def run_fit(
         log=log,
         tty=tty,
         trained_on=_trained_on(cfg, champion),
+        then=glm_then,
     )
-    est = build_estimator(cfg.model)
-    try:
-        est.fit_stats(scan.stats, plan.features)
-    except ValueError as exc:
-        raise DataError(f"lake {cfg.data.path!r}: {exc}") from None
+    if glm is not None:
+        est, stats = glm.estimator, glm.stats
+    else:
+        est, stats = build_estimator(cfg.model), scan.stats
+        try:
+            est.fit_stats(scan.stats, plan.features)
+        except ValueError as exc:
+            raise DataError(f"lake {cfg.data.path!r}: {exc}") from None
     seconds = time.perf_counter() - t0
-    baseline = Baseline.from_stats(scan.stats, plan.features)
+    baseline = Baseline.from_stats(stats, plan.features)
     model = _record(cfg, est, plan, scan, new_version(), started, seconds, baseline)
-    metrics = _metrics(est, scan, seconds)
-    decision = _promotion(cfg, champion, est, scan.stats, scan.new_stats, plan.features, log, baseline)
+    if glm is not None and glm.calibration is not None:
+        model = replace(model, calibration=glm.calibration)
+    metrics = _metrics(est, scan, seconds, glm)
+    decision = _promotion(
+        cfg,
+        champion,
+        est,
+        scan.stats,
+        scan.new_stats,
+        plan.features,
+        log,
+        baseline,
+        glm_new_rows=None if glm is None else glm.new_rows,
+    )
     metrics = replace(metrics, promotion=decision)
     model = replace(model, promotion=decision)
     html = render_report(model, metrics)
@@ -667,10 +990,14 @@ def run_fit(
             raise RegistryError(f"cannot write the report to {report!r}: {exc}") from None
         log(f"dreg: report written to {report}")
     ref = ModelRef(cfg.output.registry, cfg.output.name, model.version)
-    summary = (
-        f"(alpha={est.chosen_alpha_:.4g}, CV MSE={metrics.cv_mse:.4g} ± {metrics.cv_mse_se:.2g}, "
-        f"{metrics.n_nonzero}/{len(plan.features)} non-zero, {seconds:.1f}s)"
+    error = (
+        f"CV MSE={metrics.cv_mse:.4g} ± {metrics.cv_mse_se:.2g}"
+        if glm is None
+        else f"CV deviance={metrics.cv_deviance:.4g} ± {metrics.cv_deviance_se:.2g}"
+        + ("" if metrics.cv_auc is None else f", CV AUC={metrics.cv_auc:.4f}")
+        + f", {metrics.n_passes} passes"
     )
+    summary = f"(alpha={est.chosen_alpha_:.4g}, {error}, {metrics.n_nonzero}/{len(plan.features)} non-zero, {seconds:.1f}s)"
     deleted: tuple[str, ...] = ()
     if dry_run:
         log(
@@ -736,6 +1063,7 @@ def run_predict(
     from dreg.job.lake import predict_file_or_error, raise_file_errors
 
     ref, model, _ = read_record(model_ref, storage_options)
+    glm = {} if model.family == "gaussian" else {"family": model.family, "classes": model.classes}
     features = model.features
     coef = model.coef
     intercept = model.intercept
@@ -767,6 +1095,7 @@ def run_predict(
                 output,
                 storage_options,
                 lineage=lineage,
+                **glm,
                 dask_key_name=f"dreg-predict-{token}-{i}",
             )
             for i, f in enumerate(lake.files)

@@ -202,11 +202,32 @@ class MetricsRecord:
     seconds: float | None
     data_pass_seconds: float | None
     promotion: Promotion | None = None
+    # binomial/Poisson (None for gaussian): held-out mean deviance at the chosen alpha, its
+    # standard error, the held-out AUC (binomial), the passes over the data and how they read it
+    family: str | None = None
+    cv_deviance: float | None = None
+    cv_deviance_se: float | None = None
+    cv_auc: float | None = None
+    n_passes: int | None = None
+    passes_mode: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    _GLM_ONLY = ("family", "cv_deviance", "cv_deviance_se", "cv_auc", "n_passes", "passes_mode")
+
+    @property
+    def cv_error(self) -> float | None:
+        """The error promotion compares: ``cv_deviance`` for binomial/Poisson, else ``cv_mse``."""
+        return self.cv_deviance if self.family in ("binomial", "poisson") else self.cv_mse
+
     def to_json(self) -> dict[str, Any]:
-        """``metrics.json`` as a JSON object, in the order the pipeline writes it."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("promotion", "extra")}
+        """``metrics.json`` as a JSON object, in the order the pipeline writes it (the GLM keys
+        only when set, so gaussian files keep their keys)."""
+        out = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("promotion", "extra")
+            and not (f.name in self._GLM_ONLY and getattr(self, f.name) is None)
+        }
         if self.promotion is not None:
             out["promotion"] = self.promotion.to_json()
         return {**out, **self.extra}
@@ -375,6 +396,7 @@ _JOB_PARTS: dict[str, Any] = {
     "run": RunInfo,
     "promotion": Promotion,
     "baseline": Baseline,
+    "calibration": None,
 }
 # the estimator's top-level keys (dreg.estimators.serialize.estimator_to_dict)
 _FIT_KEYS = (
@@ -396,6 +418,10 @@ _FIT_KEYS = (
     "n_folds",
     "path",
     "fold_coef",
+    "family",
+    "classes",
+    "n_passes",
+    "fold_intercept",
 )
 
 
@@ -421,6 +447,8 @@ class ModelRecord:
     run: RunInfo | None = None
     promotion: Promotion | None = None
     baseline: Baseline | None = None
+    # binomial: held-out calibration bins at the chosen alpha ({predicted, observed, weight})
+    calibration: list[Mapping[str, float]] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys this version does not know
 
     # -- typed views of the estimator's state
@@ -431,11 +459,21 @@ class ModelRecord:
     @property
     def coef(self) -> NDArray[np.float64]:
         """``ndarray of shape (n_features,)``: the coefficients on the original scale."""
-        return np.asarray(self.fit["coef"], dtype=np.float64)
+        return np.asarray(self.fit["coef"], dtype=np.float64).reshape(-1)
+
+    @property
+    def family(self) -> str:
+        """``gaussian``, ``binomial`` or ``poisson`` (files before format version 3: gaussian)."""
+        return self.fit.get("family") or "gaussian"
+
+    @property
+    def classes(self) -> list[Any] | None:
+        """The two class labels of a binomial model (the second is the positive class)."""
+        return self.fit.get("classes")
 
     @property
     def intercept(self) -> float:
-        return float(self.fit["intercept"])
+        return float(np.asarray(self.fit["intercept"], dtype=np.float64).reshape(-1)[0])
 
     @property
     def alpha(self) -> float:
