@@ -4,8 +4,9 @@ and false, against the independent reference of :mod:`tests.estimators.enet_refe
 rows read into memory with pyarrow: every fold's held-out error at every alpha of the grid (per-fold
 refits on the training rows of the lake's fold column), the chosen alpha and the final model.
 
-Also: negative weights in a lake (exit 3, the message names the file, the column and the count), and
-windows over an ``hour`` partition (``hour=9`` < ``hour=10``: numeric, not lexicographic, order).
+Also: negative weights in a lake (exit 3, the message names the file, the column and the count),
+windows over an ``hour`` partition (``hour=9`` < ``hour=10``: numeric, not lexicographic, order), and a
+fold column given by ``fold=K`` partitions.
 """
 
 from __future__ import annotations
@@ -291,3 +292,28 @@ def test_a_window_over_hours_fits_the_last_hours_only(lake: Path, address: str, 
     assert [fp["path"] for fp in out.model.data.fingerprint] == [f.path for f in files]
     assert out.metrics.rows == 2 * FILES_PER_HOUR * ROWS
     assert_matches_reference(out.estimator, *read_rows(files), options)
+
+
+@pytest.mark.cluster
+def test_a_fold_column_given_by_hive_partitions(address: str, tmp_path: Path) -> None:
+    """``data.fold_column`` naming a partition column (``fold=K/...``, no such column in the files):
+    each file's rows are in fold K."""
+    from dreg.job.pipeline import run_fit
+
+    rng = np.random.default_rng(1606)
+    root = tmp_path / "lake"
+    for k in range(4):
+        path = root / f"fold={k}" / "part-0.parquet"
+        path.parent.mkdir(parents=True)
+        pq.write_table(make_table(rng, 70 + 10 * k).drop_columns(["fold"]), path, row_group_size=40)
+    model, options = CASES["lasso-unstandardized-positive-pf"]
+    out = run_fit(parse(config(root, tmp_path / "registry", "pfold", model)), scheduler=address, log=lambda s: None)
+    files = open_lake(str(root)).files
+    tables = [pq.read_table(f.path) for f in files]
+    X = np.concatenate([np.column_stack([t.column(c).to_numpy() for c in FEATURES]) for t in tables])
+    y, w = (np.concatenate([t.column(c).to_numpy() for t in tables]) for c in ("y", "w"))
+    folds = np.concatenate(
+        [np.full(t.num_rows, int(dict(f.partitions)["fold"])) for f, t in zip(files, tables, strict=True)]
+    )
+    assert_matches_reference(out.estimator, X, y, w, folds, options)
+    assert out.metrics.rows == 70 + 80 + 90 + 100
