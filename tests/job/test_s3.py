@@ -9,11 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import boto3
 import numpy as np
 import pytest
-import s3fs  # noqa: F401  (a declared test dependency: its absence must fail, not skip)
-from moto import server as moto_server
 
 from dreg.job.errors import DataError
 from dreg.job.lake import open_lake
@@ -27,49 +24,26 @@ from tests.job.lake_helpers import (
     read_in_memory,
     write_lake,
 )
+from tests.job.s3_helpers import moto_endpoint, s3_client
+from tests.job.s3_helpers import storage_options as s3_storage_options
 
 BUCKET = "dreg-lake"
 
 
 @pytest.fixture(scope="module")
 def endpoint():
-    """A moto S3 server on 127.0.0.1 (random port); dummy credentials in the environment too."""
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "NO_PROXY": "127.0.0.1",
-        }.items():
-            mp.setenv(k, v)
-        server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
+    with moto_endpoint() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def storage_options(endpoint: str) -> dict:
-    return {
-        "key": "testing",
-        "secret": "testing",
-        "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"},
-    }
+    return s3_storage_options(endpoint)
 
 
 @pytest.fixture(scope="module")
 def s3(endpoint: str):
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return s3_client(endpoint)
 
 
 @pytest.fixture(scope="module")

@@ -19,20 +19,16 @@ import io
 import json
 from pathlib import Path
 
-import boto3
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import s3fs  # noqa: F401  (a declared test dependency: its absence must fail, not skip)
-from moto import server as moto_server
 
 import dreg
 from dreg.job.errors import PromotionRejected
 from dreg.job.lake import open_lake
 from dreg.job.registry import latest_version, list_versions
 from tests.job.lake_helpers import (
-    FEATURES,
     assert_same_fit,
     config_dict,
     fit_in_memory,
@@ -41,6 +37,8 @@ from tests.job.lake_helpers import (
     parse,
     read_in_memory,
 )
+from tests.job.s3_helpers import moto_endpoint, s3_client
+from tests.job.s3_helpers import storage_options as s3_storage_options
 
 BUCKET = "dreg-retrain"
 DAYS = ["2026-11-01", "2026-11-02", "2026-11-03"]
@@ -51,43 +49,18 @@ N_FILES = len(DAYS) * FILES_PER_DAY
 
 @pytest.fixture(scope="module")
 def endpoint():
-    """A moto S3 server on 127.0.0.1 (random port); dummy credentials in the environment too."""
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "NO_PROXY": "127.0.0.1",
-        }.items():
-            mp.setenv(k, v)
-        server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
+    with moto_endpoint() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def storage_options(endpoint: str) -> dict:
-    return {
-        "key": "testing",
-        "secret": "testing",
-        "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"},
-    }
+    return s3_storage_options(endpoint)
 
 
 @pytest.fixture(scope="module")
 def s3(endpoint: str):
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    client = s3_client(endpoint)
     client.create_bucket(Bucket=BUCKET)
     return client
 
@@ -309,4 +282,3 @@ def test_dreg_predict_from_and_to_s3_with_lineage(
             "dreg.input": f"s3://{BUCKET}/scoring/{f.relpath}",
             "dreg.version": dreg.__version__,
         }
-    assert len(FEATURES) == out.estimator.n_features_in_
