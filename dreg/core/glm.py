@@ -105,6 +105,10 @@ _ROWS = 2048
 # AUC histogram: bins of the linear predictor and its range
 _HIST_BINS = 4096
 _HIST_RANGE = 16.0
+# diagonal floor of the Newton models, relative to the largest curvature at the fold's null model
+_CURVATURE_FLOOR = 4e-5
+# secant pairs that correct each model's anchor Hessian (BFGS)
+_SECANT_PAIRS = 3
 # rows the anchor Hessians are estimated from (see PassRequest.hessian_stride)
 _HESSIAN_ROWS = 200_000
 # glmnet: the path stops once a model explains this share of the null deviance
@@ -626,6 +630,10 @@ class GLMPathSolver:
         self.separable = False
         # anchors: (ratio, alpha index) -> per-label Hessians (L, p+1, p+1); -1 is the null model
         self.anchors: dict[tuple[int, int], FloatArray] = {}
+        # per model: its last few (step, gradient change) pairs
+        self.pairs: dict[int, list[tuple[FloatArray, FloatArray]]] = {}
+        # per group (its held-out label, -1 for all rows): the Newton models' curvature floor
+        self._curvature_floor: dict[int, float] = {}
         self._eval_models: IntArray = np.zeros(0, dtype=np.int64)
         self._anchor_keys: list[tuple[int, int]] = []
         self._null_start(stats)
@@ -733,6 +741,20 @@ class GLMPathSolver:
         dk = g.d[k]
         Q = Hbb[np.ix_(k, k)] * np.outer(dk, dk)
         Q = 0.5 * (Q + Q.T)
+        # Levenberg damping: where the weights mu(1 - mu) underflow (separated
+        # rows) the model has directions of no curvature (a 0 on the diagonal,
+        # or a separating direction), along which an L1 step is unbounded.
+        # Q + floor I bounds every step; floor is a small share of the fold's
+        # curvature at the null model (as glmnet's clamp of mu to [1e-5, 1 - 1e-5]
+        # keeps each row's weight >= ~1e-5).  It only shapes the steps: the
+        # solution is checked against the exact gradients
+        if Q.size:
+            diag = np.diagonal(Q).copy()
+            floor = self._curvature_floor.get(g.held, 0.0)
+            if floor == 0.0:  # the fold's null model: the reference
+                floor = _CURVATURE_FLOOR * max(float(diag.max()), np.finfo(float).tiny)
+                self._curvature_floor[g.held] = floor
+            np.fill_diagonal(Q, diag + floor)
         u0 = beta[k] / dk
         q = Q @ u0 - gb[k] * dk
         return Q, q, k
@@ -920,6 +942,14 @@ class GLMPathSolver:
         return self._last_request.intercept
 
     def _adopt(self, m, g, e, pts_beta, pts_b, Lg, Gg, Fval, stats) -> None:
+        # the secant pair of the move: both gradients are exact gradients of the fold's loss
+        step = np.append(pts_beta[e] - self.beta[m], pts_b[e] - self.b[m])
+        dg = Gg[e] - self.g[m]
+        curv = float(step @ dg)
+        if _SECANT_PAIRS and curv > 0 and curv > 1e-10 * float(np.linalg.norm(step) * np.linalg.norm(dg)):
+            pairs = self.pairs.setdefault(m, [])
+            pairs.append((step, dg))
+            del pairs[:-_SECANT_PAIRS]
         self.beta[m] = pts_beta[e]
         self.b[m] = pts_b[e]
         self.L[m] = Lg[e]
@@ -944,6 +974,13 @@ class GLMPathSolver:
     def _new_candidate(self, m: int, gi: int, ri: int, ai: int) -> None:
         g = self.groups[gi]
         H = self._hessian_for(gi, ri, ai)
+        # BFGS corrections of the anchor's Hessian by the model's own secant pairs:
+        # exact along the directions the iterates move (superlinear convergence)
+        for step, dg in self.pairs.get(m, ()):
+            Hs = H @ step
+            sHs = float(step @ Hs)
+            if sHs > 0:
+                H = H - np.outer(Hs, Hs) / sHs + np.outer(dg, dg) / float(step @ dg)
         Q, q, k = self._quadratic(g, H, self.g[m], self.beta[m])
         u0 = self.beta[m][k] / g.d[k]
         sol = cd_path(Q, q, self.alphas[ri, ai : ai + 1], self.pen[gi][ri], yy=max(abs(self.L[m]), 1e-12), tol=1e-10, coef_init=u0)

@@ -93,6 +93,22 @@ def test_cv_fold_models_equal_refits_on_the_same_folds(rng):
     np.testing.assert_allclose(splits.deviance_path_, labels.deviance_path_, rtol=1e-10)
 
 
+@pytest.mark.filterwarnings("ignore::dreg.core.glm.GLMWarning")
+def test_nearly_separated_folds_with_vanishing_curvature():
+    """scikit-learn's check data (21 blobs): in a fold the weights mu(1 - mu)
+    underflow and a feature's curvature is 0 after the intercept is profiled
+    out; the Newton model keeps a floor on it (this raised ZeroDivisionError in
+    coordinate descent).  The chosen model is still the single-alpha fit."""
+    from sklearn.datasets import make_blobs
+
+    X, y3 = make_blobs(random_state=0, n_samples=21)
+    for y in ((y3 > 0).astype(int), (y3 == 1).astype(int)):
+        cv = dreg.LogisticRegressionCV(alphas=5, cv=3, tol=1e-10).fit(X, y)
+        assert np.all(np.isfinite(cv.deviance_path_)) and np.all(np.isfinite(cv.coef_))
+        one = dreg.LogisticRegression(alpha=cv.chosen_alpha_, l1_ratio=1.0, tol=1e-10).fit(X, y)
+        np.testing.assert_allclose(cv.coef_, one.coef_, rtol=1e-5, atol=1e-6)
+
+
 def test_poisson_cv_and_pandas_input(rng):
     X, y = counts(rng, n=400)
     df = pd.DataFrame(X, columns=[f"f{j}" for j in range(5)])
