@@ -26,7 +26,10 @@ first time they are computed, as one ``.npz`` file (plain arrays, loaded with
   Parquet footer (``FileMetaData``: schema, row-group offsets, sizes and column
   statistics), read on the worker, inside the file's task, before the cache is
   consulted: one ranged read of the file's last 64 KiB (a second one only for a
-  larger footer), no extra round trip from the client.  It is stored in the
+  larger footer), no extra round trip from the client.  On a miss the same
+  bytes give pyarrow the file's ``FileMetaData`` (:class:`FileTail`), so the
+  footer is read once per task, not twice; a file no larger than 64 KiB is
+  then read from those bytes alone.  It is stored in the
   entry's file account and must match; a mismatch (or an entry written before
   fingerprints, or a file that is not Parquet) is a miss, and the file is
   rescanned and its entry overwritten.  It also goes into ``model.json``'s
@@ -48,7 +51,7 @@ or fold scheme live in their own ``<stats key>`` folder and can be deleted
 whole (``rm -r CACHE/<key>``) when that configuration is retired; deleting
 the whole cache is always safe (the next fit rescans).
 
-Pure numpy/fsspec: no Dask import.
+Pure numpy/pyarrow/fsspec: no Dask import.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from dreg.core.stats import SufficientStats
 from dreg.job.lake import FilePart, LakeFile, ReadSpec, read_file_stats
@@ -70,11 +75,13 @@ from dreg.job.storage import atomic_write, url_to_fs
 
 __all__ = [
     "STATS_FORMAT_VERSION",
+    "FileTail",
     "StatsCache",
     "cached_file_stats",
     "default_cache_url",
     "file_key",
     "footer_fingerprint",
+    "read_tail",
     "stats_key",
 ]
 
@@ -82,14 +89,46 @@ STATS_FORMAT_VERSION = 1
 _TAIL = 64 * 1024  # bytes read from a file's end: the footer of most files, in one ranged read
 
 
-def footer_fingerprint(url: str, size: int | None, storage_options: dict[str, Any] | None = None) -> str | None:
-    """Hash of a Parquet file's footer (``FileMetaData``), or ``None`` if it has none.
+@dataclass(frozen=True)
+class FileTail:
+    """The last bytes of a Parquet file, read once per task (:func:`read_tail`).
+
+    ``data`` ends with the footer (``FileMetaData``), its 4-byte length
+    ``footer_length`` and the ``PAR1`` magic; it is the whole file when the
+    file is no larger than the tail read (``whole``).
+    """
+
+    size: int
+    data: bytes
+    footer_length: int
+
+    @property
+    def whole(self) -> bool:
+        return len(self.data) == self.size
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of the footer bytes (:func:`footer_fingerprint`)."""
+        end = len(self.data) - 8
+        return hashlib.sha256(self.data[end - self.footer_length : end]).hexdigest()[:24]
+
+    def metadata(self) -> pq.FileMetaData | None:
+        """The footer parsed by pyarrow (Parquet is parsed from its end), or ``None`` if it
+        does not parse: the file is then opened as usual and fails with pyarrow's message."""
+        try:
+            return pq.ParquetFile(pa.BufferReader(self.data)).metadata
+        except (pa.ArrowException, OSError, ValueError):
+            return None
+
+
+def read_tail(url: str, size: int | None, storage_options: dict[str, Any] | None = None) -> FileTail | None:
+    """A Parquet file's tail, footer included, or ``None`` if it has no footer.
 
     One ranged read of the file's last ``min(size, 64 KiB)`` bytes (the 4-byte
     footer length and the ``PAR1`` magic end the file); a footer longer than
     that costs one more read.  Works through fsspec with ``storage_options``
-    (S3 and other object stores).  ``None`` (not Parquet, unreadable) is never
-    equal to a cached fingerprint, so such a file is read and fails as usual.
+    (S3 and other object stores).  ``None``: not Parquet, too short, or
+    unreadable.
     """
     try:
         fs, path = url_to_fs(url, storage_options)
@@ -106,10 +145,23 @@ def footer_fingerprint(url: str, size: int | None, storage_options: dict[str, An
             return None
         if n + 8 > len(tail):
             tail = fs.cat_file(path, start=size - 8 - n, end=size)
-        footer = tail[len(tail) - 8 - n : len(tail) - 8]
+            if len(tail) != n + 8:
+                return None
     except (OSError, ValueError):
         return None
-    return hashlib.sha256(footer).hexdigest()[:24]
+    return FileTail(size=size, data=bytes(tail), footer_length=n)
+
+
+def footer_fingerprint(url: str, size: int | None, storage_options: dict[str, Any] | None = None) -> str | None:
+    """Hash of a Parquet file's footer (``FileMetaData``), or ``None`` if it has none.
+
+    The reads of :func:`read_tail`: one ranged read of the file's last
+    ``min(size, 64 KiB)`` bytes, a second one only for a longer footer.
+    ``None`` (not Parquet, unreadable) is never equal to a cached fingerprint,
+    so such a file is read and fails as usual.
+    """
+    tail = read_tail(url, size, storage_options)
+    return None if tail is None else tail.fingerprint
 
 
 def default_cache_url(registry: str, name: str) -> str:
@@ -189,8 +241,9 @@ def _save(part: FilePart, url: str, storage_options: dict[str, Any]) -> None:
 def _load(url: str, storage_options: dict[str, Any]) -> FilePart | None:
     fs, path = url_to_fs(url, storage_options)
     try:
-        with fs.open(path, "rb") as fh:
-            raw = fh.read()
+        # one GET on an object store: ``open`` adds a HEAD, and so does s3fs's ``cat_file``
+        # without a range (for the size)
+        raw = fs.cat_file(path, start=0)
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         files = tuple(FileAccount.from_json(d) for d in json.loads(str(arrays.pop("files"))))
@@ -212,11 +265,13 @@ def cached_file_stats(
 
     Runs on a worker; the returned account says which (``from_cache``).  An
     entry is used only if the file's footer fingerprint (:func:`footer_fingerprint`,
-    read here before the lookup) equals the one it was stored with.  A cache
-    that cannot be written does not fail the fit.
+    read here before the lookup) equals the one it was stored with.  On a miss
+    the file is read with the footer already fetched (:class:`FileTail`): no
+    second footer read.  A cache that cannot be written does not fail the fit.
     """
     so = dict(cache_storage_options or {})
-    footer = footer_fingerprint(url, f.size, spec.storage_options)
+    tail = read_tail(url, f.size, spec.storage_options)
+    footer = None if tail is None else tail.fingerprint
     if entry is not None and footer is not None:
         hit = _load(entry, so)
         if (
@@ -227,7 +282,9 @@ def cached_file_stats(
         ):
             files = tuple(replace(info, from_cache=True) for info in hit.files)
             return FilePart(stats=hit.stats, files=files)
-    part = read_file_stats(f, spec, url)
+    metadata = None if tail is None else tail.metadata()
+    content = tail.data if metadata is not None and tail.whole else None
+    part = read_file_stats(f, spec, url, metadata=metadata, content=content)
     part = replace(part, files=tuple(replace(info, footer=footer) for info in part.files))
     wrote = False
     if entry is not None:

@@ -440,17 +440,38 @@ def infer_features(
     return infer_feature_columns(lake, target, weight, fold_column, exclude)[0]
 
 
-def _open(fs, f: LakeFile, url: str) -> pq.ParquetFile:
+def _open(
+    fs, f: LakeFile, url: str, metadata: pq.FileMetaData | None = None, content: bytes | None = None
+) -> pq.ParquetFile:
+    """Open a lake file for reading, as :class:`pyarrow.parquet.ParquetFile`.
+
+    ``metadata``: the file's footer, already read (:class:`dreg.job.cache.FileTail`),
+    so pyarrow does not read it again; ``content``: the whole file, already read
+    with its footer (a file no larger than that read), so it is not opened at all.
+    """
     from fsspec.implementations.local import LocalFileSystem
 
     try:
+        if content is not None:
+            return pq.ParquetFile(pa.BufferReader(content), metadata=metadata)
         if isinstance(fs, LocalFileSystem):
             # Arrow's own file reader: a Python file object costs twice the read
             # time on Dask workers (distributed sets MALLOC_TRIM_THRESHOLD_, so every
             # large bytes buffer Python allocates for a read is a fresh mmap)
-            return pq.ParquetFile(f.path)
-        handle = fs.open(f.path, "rb")
-        return pq.ParquetFile(handle)
+            return pq.ParquetFile(f.path, metadata=metadata)
+        # with the footer read at the listed size, that size is the file's: s3fs then skips
+        # the HEAD request it otherwise sends to open a file
+        protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+        s3 = metadata is not None and "s3" in protocols and f.size is not None
+        handle = fs.open(f.path, "rb", **({"size": f.size} if s3 else {}))
+        if s3:
+            # s3fs reads ``details`` (a HEAD) at the first range fetch, for the ETag it
+            # checks each GET against: the listing's are those of the file read
+            details = {"name": f.path, "size": f.size, "type": "file"}
+            if f.etag:
+                details["ETag"] = f'"{f.etag}"'
+            handle.details = details
+        return pq.ParquetFile(handle, metadata=metadata)
     except (pa.ArrowInvalid, pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(f"{url}: not a readable Parquet file ({type(exc).__name__}: {exc})") from None
 
@@ -485,7 +506,12 @@ def file_fold_ids(f: LakeFile, start: int, stop: int, n_folds: int, random_state
 
 
 def _row_groups(
-    f: LakeFile, spec: ReadSpec, url: str | None = None, check_features: bool = True
+    f: LakeFile,
+    spec: ReadSpec,
+    url: str | None = None,
+    check_features: bool = True,
+    metadata: pq.FileMetaData | None = None,
+    content: bytes | None = None,
 ) -> Iterator[
     tuple[list[np.ndarray], np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None, dict[str, int], int]
 ]:
@@ -494,18 +520,25 @@ def _row_groups(
     ``keep`` is None or the boolean mask of valid rows (``y``, ``w``, ``folds``
     are already restricted to it; the feature columns are not).  With
     ``check_features=False`` the feature columns are not scanned for NaN/inf
-    here: the caller checks its statistics instead (one pass fewer) and calls
-    :func:`_raise_invalid_features` when they are not finite.
+    here: the caller checks its statistics instead (one pass fewer) and, when
+    they are not finite, reads the file again with ``check_features=True``.
+
+    A file with problems raises one :class:`DataError` after its last row
+    group, with the whole file's counts (the row groups after the first
+    problem are only counted, not yielded).
 
     With ``on_invalid_rows='drop'`` rows with null/NaN/inf values are removed
     (and counted in ``invalid_counts`` per column); with ``'error'`` they raise
     :class:`DataError` naming the file, the column and the count.
+
+    ``metadata`` and ``content``: the file's footer, or the whole file, already
+    read (:func:`_open`).
     """
     import fsspec
 
     url = url or f.path
     fs = fsspec.filesystem(spec.protocol, **spec.storage_options)
-    pf = _open(fs, f, url)
+    pf = _open(fs, f, url, metadata, content)
     schema = pf.schema_arrow
     part = dict(f.partitions)
     fold_from_partition = (
@@ -523,6 +556,10 @@ def _row_groups(
         if not _numeric(t):
             raise DataError(f"{url}: column {c!r} has non-numeric type {t}")
     start = 0
+    # the file's problems, summed over its row groups once one was found
+    failing = False
+    bad_columns: dict[str, int] = {}
+    bad_rows = negative = 0
     for rg in range(pf.num_row_groups):
         try:
             table = pf.read_row_group(rg, columns=wanted)
@@ -552,13 +589,23 @@ def _row_groups(
         checked += [(c, v) for c, v in ((spec.target, y), (spec.weight, w)) if c and v is not None]
         if folds is not None:
             checked.append((spec.fold_column or "fold", folds))
+        if failing and not check_features:
+            # counting mode: every column, so the file's account is whole
+            checked = [(c, cols[c]) for c in spec.features] + checked
         invalid, bad = nonfinite_rows(checked, n)
-        if invalid and spec.on_invalid_rows == "error":
-            _raise_invalid(url, invalid, int(bad.sum()))
-        if w is not None:
-            neg = int(np.count_nonzero(w[~bad] < 0))
-            if neg:
-                raise DataError(f"{url}: column {spec.weight!r} has {neg} negative weight(s)")
+        neg = int(np.count_nonzero(w[~bad] < 0)) if w is not None else 0
+        if (invalid and spec.on_invalid_rows == "error") or neg:
+            # the error names the file's counts, not this row group's: the
+            # remaining row groups are only counted, nothing more is yielded
+            failing = True
+        if failing:
+            if spec.on_invalid_rows == "error":
+                for c, k in invalid.items():
+                    bad_columns[c] = bad_columns.get(c, 0) + k
+                bad_rows += int(bad.sum())
+            negative += neg
+            start += n
+            continue
         keep = None
         if bad.any():
             keep = ~bad
@@ -572,24 +619,23 @@ def _row_groups(
             folds = labels
         yield [cols[c] for c in spec.features], y, w, folds, keep, invalid, n
         start += n
+    if failing:
+        _raise_file_problems(url, bad_columns, bad_rows, spec.weight, negative)
 
 
-def _raise_invalid(url: str, invalid: dict[str, int], n_bad: int) -> None:
-    detail = ", ".join(f"column {c!r}: {k}" for c, k in invalid.items())
-    raise DataError(
-        f"{url}: {n_bad} row(s) with null, NaN or infinite values ({detail}); "
-        "set data.on_invalid_rows: drop to skip such rows"
-    )
-
-
-def _raise_invalid_features(
-    url: str, names: Sequence[str], feats: list[np.ndarray], y: np.ndarray, target: str
+def _raise_file_problems(
+    url: str, invalid: dict[str, int], n_bad: int, weight: str | None, negative: int
 ) -> None:
-    """The exact account of NaN/inf values, once the statistics showed some."""
-    invalid, bad = nonfinite_rows(zip(names, feats, strict=True), y.shape[0])
+    """One :class:`DataError` with a whole file's counts: invalid rows, negative weights."""
+    neg = f"column {weight!r} has {negative} negative weight(s)" if negative else ""
     if invalid:
-        _raise_invalid(url, invalid, int(bad.sum()))
-    raise DataError(f"{url}: values too large for float64 statistics (overflow) in features or {target!r}")
+        detail = ", ".join(f"column {c!r}: {k}" for c, k in invalid.items())
+        raise DataError(
+            f"{url}: {n_bad} row(s) with null, NaN or infinite values ({detail}); "
+            + (f"{neg}; " if neg else "")
+            + "set data.on_invalid_rows: drop to skip such rows"
+        )
+    raise DataError(f"{url}: {neg}")
 
 
 def read_file_arrays(
@@ -608,13 +654,25 @@ def read_file_arrays(
         yield X, y, w, folds, invalid, n
 
 
-def read_file_stats(f: LakeFile, spec: ReadSpec, url: str | None = None) -> FilePart:
+def read_file_stats(
+    f: LakeFile,
+    spec: ReadSpec,
+    url: str | None = None,
+    *,
+    metadata: pq.FileMetaData | None = None,
+    content: bytes | None = None,
+) -> FilePart:
     """Per-fold statistics of one file, read one row group at a time.
 
     Each row group's columns, shifted by their mean, are scattered into fold
     order (one float64 copy of the data, into a work array reused for every
     row group of the file), then ``[X y]`` gets one Gram per fold
     (:func:`dreg.core.stats.column_block_stats`).
+
+    ``metadata``: the file's ``FileMetaData`` when its footer was already read
+    (:func:`dreg.job.cache.cached_file_stats` hashes it first), so it is not read
+    again; ``content``: the whole file's bytes, when that read covered it.  The
+    statistics are the same bit for bit either way.
     """
     url = url or f.path
     stats = empty_stats(len(spec.features))
@@ -622,7 +680,7 @@ def read_file_stats(f: LakeFile, spec: ReadSpec, url: str | None = None) -> File
     invalid_total: dict[str, int] = {}
     check = spec.on_invalid_rows == "drop"
     scratch = np.empty((0, 0), order="F")  # one work array for the file's row groups
-    for feats, y, w, folds, keep, invalid, n in _row_groups(f, spec, url, check_features=check):
+    for feats, y, w, folds, keep, invalid, n in _row_groups(f, spec, url, check, metadata, content):
         rows += n
         for c, k in invalid.items():
             invalid_total[c] = invalid_total.get(c, 0) + k
@@ -637,7 +695,13 @@ def read_file_stats(f: LakeFile, spec: ReadSpec, url: str | None = None) -> File
                 feats, y, w, folds, rows=np.flatnonzero(keep) if keep is not None else None, scratch=scratch
             )
         if not check and not (np.all(np.isfinite(block.x_mean)) and np.all(np.isfinite(block.xx))):
-            _raise_invalid_features(url, spec.features, feats, y, spec.target)
+            # the statistics show NaN/inf features: read the file again with every
+            # column checked, which raises with the whole file's counts
+            for _ in _row_groups(f, spec, url, True, metadata, content):
+                pass
+            raise DataError(
+                f"{url}: values too large for float64 statistics (overflow) in features or {spec.target!r}"
+            )
         stats = merge(stats, block)
     info = FileAccount(
         path=url,
@@ -697,21 +761,53 @@ def predict_file(
     output: str,
     output_storage_options: dict[str, Any] | None = None,
     lineage: dict[str, str] | None = None,
+    *,
+    family: str = "gaussian",
+    classes: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
-    """Score one file into ``output/<relpath>``: a ``prediction`` column plus ``keep`` columns.
+    """Score one file into ``output/<relpath>``: the prediction columns plus ``keep`` columns.
 
-    Row order is kept.  Rows with a null/NaN feature get a null prediction.
+    With ``eta = X @ coef + intercept``, the prediction columns of each ``family`` are:
+
+    * ``gaussian``: ``prediction`` = ``eta`` (float64);
+    * ``binomial``: ``probability`` = ``1 / (1 + exp(-eta))``, the probability of
+      ``classes[1]`` (computed without overflow and clamped to ``[1e-15, 1 - 1e-15]``,
+      as ``LogisticRegression.predict_proba``), and ``prediction``, the class label
+      (``classes[1]`` where ``eta > 0``), typed like the labels: bool, int64,
+      float64 or string;
+    * ``poisson``: ``prediction`` = ``exp(eta)``, the mean (``eta`` clipped at 700,
+      as ``PoissonRegressor.predict``).
+
+    Row order is kept.  Rows with a null/NaN feature get null predictions.
     The output file is written under a temporary name and renamed into place
     on local disks, so a crash never leaves a truncated Parquet file.
 
     The file's Parquet key-value metadata records its lineage: ``lineage``
     (the model: ``dreg.model``, ``dreg.model_version``, ...) and
-    ``dreg.input``, the input file's URL.
+    ``dreg.input``, the input file's URL; a binomial or Poisson file adds
+    ``dreg.family`` and, binomial, ``dreg.probability_of`` (``classes[1]``).
     """
+    import numbers
+
     import fsspec
 
+    from dreg.core.datafit import Binomial, Poisson
     from dreg.job.storage import atomic_write, url_to_fs
 
+    if family not in ("gaussian", "binomial", "poisson"):
+        raise ValueError(f"family must be 'gaussian', 'binomial' or 'poisson', got {family!r}")
+    if family == "binomial":
+        if classes is None or len(classes) != 2:
+            raise ValueError(f"a binomial model needs its 2 class labels, got classes={classes!r}")
+        # the labels' Arrow type: JSON booleans, integers, other numbers, else strings
+        if all(isinstance(c, bool | np.bool_) for c in classes):
+            label_type, labels = pa.bool_(), [bool(c) for c in classes]
+        elif all(isinstance(c, numbers.Integral) and not isinstance(c, bool | np.bool_) for c in classes):
+            label_type, labels = pa.int64(), [int(c) for c in classes]
+        elif all(isinstance(c, numbers.Real) for c in classes):
+            label_type, labels = pa.float64(), [float(c) for c in classes]
+        else:
+            label_type, labels = pa.string(), [str(c) for c in classes]
     fs = fsspec.filesystem(protocol, **storage_options)
     pf = _open(fs, f, url)
     names = pf.schema_arrow.names
@@ -728,6 +824,9 @@ def predict_file(
     absent = [c for c in keep if c not in names and c not in part]
     if absent:
         raise DataError(f"{url}: --keep column(s) {absent} not in the file or its partitions")
+    clash = [c for c in keep if c in ("prediction", "probability")[: 2 if family == "binomial" else 1]]
+    if clash:
+        raise DataError(f"{url}: --keep column(s) {clash} would overwrite the prediction column(s) of the same name")
     preds = []
     kept: dict[str, list[pa.Array]] = {c: [] for c in keep_file}
     rows = 0
@@ -748,12 +847,28 @@ def predict_file(
             kept[c].append(table.column(c).combine_chunks() if n else pa.array([], type=table.schema.field(c).type))
     pred = np.concatenate(preds) if preds else np.zeros(0)
     mask = ~np.isfinite(pred)
-    columns = {"prediction": pa.array(pred, mask=mask if mask.any() else None, type=pa.float64())}
+    nulls = mask if mask.any() else None
+    columns: dict[str, pa.Array]
+    if family == "binomial":
+        eta = np.where(mask, 0.0, pred)
+        positive = pa.array((eta > 0).astype(np.int64), mask=nulls)  # null index: null label
+        columns = {
+            "probability": pa.array(Binomial().mean(eta), mask=nulls, type=pa.float64()),
+            "prediction": pa.array(labels, type=label_type).take(positive),
+        }
+    elif family == "poisson":
+        columns = {"prediction": pa.array(Poisson().mean(np.where(mask, 0.0, pred)), mask=nulls, type=pa.float64())}
+    else:
+        columns = {"prediction": pa.array(pred, mask=nulls, type=pa.float64())}
     for c in keep_file:
         columns[c] = pa.concat_arrays(kept[c]) if kept[c] else pa.array([], type=pf.schema_arrow.field(c).type)
     for c in keep_part:
         columns[c] = pa.array([part[c]] * rows, type=pa.string())
     meta = {**(lineage or {}), "dreg.input": url}
+    if family != "gaussian":
+        meta["dreg.family"] = family
+    if family == "binomial":
+        meta["dreg.probability_of"] = labels[1]
     table = pa.table(columns).replace_schema_metadata({str(k): str(v) for k, v in meta.items()})
     out_fs, out_root = url_to_fs(output, output_storage_options)
     rel = f.relpath if f.relpath.endswith(".parquet") else f.relpath + ".parquet"

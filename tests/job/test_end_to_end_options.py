@@ -233,11 +233,6 @@ def test_negative_weights_in_a_lake_exit_3_naming_file_and_column(
 
 
 @pytest.mark.cluster
-@pytest.mark.xfail(
-    strict=True,
-    reason="dreg/job/lake.py _row_groups raises on the first row group holding negative weights with that "
-    "row group's count, not the file's (here: 1 of 3)",
-)
 def test_negative_weights_in_several_row_groups_are_counted_per_file(
     lake: Path, address: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -248,11 +243,6 @@ def test_negative_weights_in_several_row_groups_are_counted_per_file(
 
 
 @pytest.mark.cluster
-@pytest.mark.xfail(
-    strict=True,
-    reason="dreg/job/lake.py _row_groups raises (_raise_invalid) on the first row group holding NaN/inf "
-    "values with that row group's count, not the file's (here: 1 of 3)",
-)
 def test_nan_weights_in_several_row_groups_are_counted_per_file(
     lake: Path, address: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

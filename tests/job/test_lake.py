@@ -530,6 +530,42 @@ def test_bad_data_without_a_cluster_reading_directly(tmp_path: Path, rng) -> Non
     assert int(dropped.stats.count.sum()) == 58
 
 
+def test_a_files_problems_are_counted_over_all_its_row_groups(tmp_path: Path, rng) -> None:
+    """NaN/inf features found through the statistics (no per-value scan), NaN
+    targets and negative weights spread over several row groups: one error with
+    the whole file's counts, whichever row group showed the first problem."""
+    n = 400
+    table = make_table(rng, n)
+    x_a = table.column("x_a").to_numpy().copy()
+    x_a[[10, 150, 390]] = [np.nan, np.inf, np.nan]  # row groups 0, 1, 3 (of 100 rows)
+    y = table.column("y").to_numpy().copy()
+    y[[250, 251]] = np.nan  # row group 2
+    w = rng.uniform(0.5, 2.0, n)
+    w[[120, 310, 311, 312]] = -1.0  # row groups 1, 3
+    table = table.set_column(table.schema.get_field_index("x_a"), "x_a", pa.array(x_a))
+    table = table.set_column(table.schema.get_field_index("y"), "y", pa.array(y))
+    table = table.append_column("w", pa.array(w))
+    write_table(tmp_path / "lake" / "part-0.parquet", table, row_group_size=100)
+    f = open_lake(str(tmp_path / "lake")).files[0]
+    assert pq.ParquetFile(f.path).num_row_groups == 4
+    with pytest.raises(DataError) as err:
+        read_file_stats(f, spec())
+    msg = str(err.value)
+    assert msg.startswith(f"{f.path}: 5 row(s) with null, NaN or infinite values ("), msg
+    assert "column 'x_a': 3" in msg and "column 'y': 2" in msg
+    assert "column 'w' has 4 negative weight(s)" not in msg  # unweighted spec: w is not read
+    with pytest.raises(DataError) as err:
+        read_file_stats(f, spec(weight="w"))
+    msg = str(err.value)
+    assert "5 row(s)" in msg and "column 'x_a': 3" in msg and "column 'w' has 4 negative weight(s)" in msg, msg
+    # dropping the invalid rows leaves the negative weights, counted over the file
+    with pytest.raises(DataError, match=r"part-0.parquet: column 'w' has 4 negative weight\(s\)$"):
+        read_file_stats(f, spec(weight="w", on_invalid_rows="drop"))
+    # and the arrays reader (the GLM passes) gives the same account
+    with pytest.raises(DataError, match=r"5 row\(s\) with null.*column 'x_a': 3"):
+        list(read_file_arrays(f, spec()))
+
+
 @pytest.mark.cluster
 def test_metrics_file_is_json(fitted) -> None:
     cfg, out, _ = fitted

@@ -418,10 +418,12 @@ def test_a_format_version_1_model_still_loads_shows_and_predicts(tmp_path: Path,
     assert main(["history", f"{tmp_path}/m"]) == 0 and "first*" in capsys.readouterr().out
 
 
-def test_format_version_2_records_the_chosen_index(estimator) -> None:
+def test_current_format_records_the_chosen_index_and_family(estimator) -> None:
     from dreg.estimators.serialize import FORMAT_VERSION
 
     d = estimator_to_dict(estimator)
-    assert (d["format_version"], FORMAT_VERSION) == (2, 2)
+    # format 2 added chosen_alpha_index; format 3 the family (and the GLM estimators)
+    assert (d["format_version"], FORMAT_VERSION) == (3, 3)
+    assert d["family"] == "gaussian"
     assert d["chosen_alpha_index"] == estimator.chosen_alpha_index_
     assert estimator_from_dict(d).chosen_alpha_index_ == estimator.chosen_alpha_index_
