@@ -219,9 +219,10 @@ class _Curves:
 
     l1_ratios: FloatArray  # (L,)
     alphas: FloatArray  # (L, A)
-    mse_mean: FloatArray  # (L, A)
+    mse_mean: FloatArray  # (L, A): held-out mean error (MSE, or mean deviance for binomial/Poisson)
     mse_se: FloatArray  # (L, A)
     best: int
+    measure: str = "mean squared error"  # or "mean deviance"
 
 
 def _read_model(model: Mapping[str, Any]) -> _Model:
@@ -257,17 +258,25 @@ def _read_curves(model: Mapping[str, Any]) -> _Curves:
     alphas = _array(path, "alphas", 2)
     L, A = alphas.shape
     l1_ratios = _array(path, "l1_ratios", 1)
-    mean = _array(path, "mse_mean", 2)
-    se = _array(path, "mse_se", 2)
+    # binomial and Poisson models record held-out mean deviances (model.json format 3)
+    key = "deviance" if "deviance_mean" in path else "mse"
+    mean = _array(path, f"{key}_mean", 2)
+    se = _array(path, f"{key}_se", 2)
     if l1_ratios.size != L or mean.shape != (L, A) or se.shape != (L, A):
         raise _Unavailable(
             f"inconsistent CV shapes: l1_ratios {l1_ratios.shape}, alphas {alphas.shape}, "
-            f"mse_mean {mean.shape}, mse_se {se.shape}"
+            f"{key}_mean {mean.shape}, {key}_se {se.shape}"
         )
     if A == 0:
         raise _Unavailable("the alpha grid is empty")
     se = np.where(np.isfinite(se) & (se >= 0), se, np.nan)
-    return _Curves(l1_ratios, alphas, _finite(mean), se, _best_index(path, L))
+    measure = "mean deviance" if key == "deviance" else "mean squared error"
+    return _Curves(l1_ratios, alphas, _finite(mean), se, _best_index(path, L), measure)
+
+
+def _family(model: Mapping[str, Any]) -> str:
+    family = model.get("family")
+    return family if family in ("binomial", "poisson") else "gaussian"
 
 
 def _coef_path(model: Mapping[str, Any], curves: _Curves, p: int) -> FloatArray:
@@ -450,7 +459,7 @@ def _draw_cv(fig, m: _Model, c: _Curves, coef_path: FloatArray | None) -> None:
         bar.solids.set_rasterized(False)  # matplotlib would embed a PNG; keep the SVG pure vector
         bar.solids.set_edgecolor("face")  # no seams between the colour cells
     ax.set_xlabel("log(alpha)")
-    ax.set_ylabel("held-out mean squared error")
+    ax.set_ylabel(f"held-out {c.measure}")
     handles, labels = ax.get_legend_handles_labels()
     first = [i for i, h in enumerate(handles) if h is chosen]
     order = first + [i for i in range(len(handles)) if i not in first]
@@ -504,10 +513,12 @@ def _draw_path(fig, m: _Model, c: _Curves, coef_path: FloatArray) -> tuple[list[
     return labelled, len(rest)
 
 
-def _draw_gap(fig, m: _Model, x: FloatArray, train: FloatArray, held: FloatArray) -> None:
+def _draw_gap(
+    fig, m: _Model, x: FloatArray, train: FloatArray, held: FloatArray, labels: tuple[str, str, str]
+) -> None:
     ax = fig.add_subplot()
-    ax.plot(x, train, "-", color="tab:blue", lw=1.5, label="training MSE (mean over folds)")
-    ax.plot(x, held, "-", color="tab:red", lw=1.5, label="held-out MSE (mean over folds)")
+    ax.plot(x, train, "-", color="tab:blue", lw=1.5, label=labels[0])
+    ax.plot(x, held, "-", color="tab:red", lw=1.5, label=labels[1])
     ok = np.isfinite(x) & np.isfinite(train) & np.isfinite(held)
     if ok.any():
         ax.fill_between(
@@ -522,7 +533,23 @@ def _draw_gap(fig, m: _Model, x: FloatArray, train: FloatArray, held: FloatArray
         )
     _chosen_line(ax, m)
     ax.set_xlabel("log(alpha)")
-    ax.set_ylabel("mean squared error")
+    ax.set_ylabel(labels[2])
+    fig.legend(loc="outside right upper")
+
+
+def _draw_calibration(fig, bins: FloatArray) -> None:
+    """Observed positive rate against mean predicted probability per bin; marker area ~ weight."""
+    ax = fig.add_subplot()
+    ax.plot([0.0, 1.0], [0.0, 1.0], ls="--", lw=1.0, color="0.45", label="perfect calibration")
+    w = bins[:, 2]
+    size = 12.0 + 140.0 * w / w.max() if w.size and w.max() > 0 else np.full(w.size, 20.0)
+    ax.plot(bins[:, 0], bins[:, 1], "-", lw=1.0, color="tab:blue", alpha=0.6, zorder=2)
+    ax.scatter(bins[:, 0], bins[:, 1], s=size, color="tab:blue", zorder=3, label="held-out bins (area: weight)")
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_aspect("equal")
+    ax.set_xlabel("mean predicted probability (fold model, held-out rows)")
+    ax.set_ylabel("observed rate of the second class")
     fig.legend(loc="outside right upper")
 
 
@@ -590,6 +617,19 @@ def _facts(model: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
         or "\u2014"
     )
     K = model.get("n_folds")
+    if _family(model) == "gaussian":
+        cv_text = (
+            f"MSE {_num(metric('cv_mse'))} \u00b1 {_num(metric('cv_mse_se'))} "
+            f"(1 SE, {_num(K)} folds); training MSE {_num(metric('train_mse'))}"
+        )
+    else:
+        cv_text = (
+            f"mean deviance {_num(metric('cv_deviance'))} \u00b1 {_num(metric('cv_deviance_se'))} "
+            f"(1 SE, {_num(K)} folds)"
+            + (f"; AUC {_num(metric('cv_auc'), '.4f')}" if metric("cv_auc") is not None else "")
+            + f"; {_num(metric('n_passes', model.get('n_passes')))} passes over the data"
+            + (f" ({_esc(metric('passes_mode'))})" if metric("passes_mode") else "")
+        )
     facts = [
         ("Model", f"{_esc(model.get('name'))} version {_esc(model.get('version'))}"),
         ("Created", _esc(model.get("created"))),
@@ -602,12 +642,8 @@ def _facts(model: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
             f"alpha_min {_num(model.get('alpha_min'))}, alpha_1se {_num(model.get('alpha_1se'))})",
         ),
         ("l1_ratio", _num(model.get("l1_ratio"), ".3g")),
-        (
-            "CV error",
-            f"MSE {_num(metric('cv_mse'))} \u00b1 {_num(metric('cv_mse_se'))} "
-            f"(1 SE, {_num(K)} folds); "
-            f"training MSE {_num(metric('train_mse'))}",
-        ),
+        ("Family", _esc(_family(model))),
+        ("CV error", cv_text),
         ("Nonzero coefficients", f"{_num(metric('n_nonzero', n_nonzero))} of {_num(p)}"),
         ("Intercept", _num(model.get("intercept"), ".6g")),
         ("Rows used", _num(metric("rows", rows.get("used")))),
@@ -650,7 +686,7 @@ def _cv_section(plot: _Plotter, model: Mapping[str, Any]) -> str:
     )
     top = " The top axis counts the nonzero coefficients of the all-data fit." if coef_path is not None else ""
     caption = (
-        "Mean held-out mean squared error over the folds (points) with one standard error (bars), "
+        f"Mean held-out {c.measure} over the folds (points) with one standard error (bars), "
         f"along the alpha grid of the chosen l1_ratio = {_num(c.l1_ratios[c.best], '.3g')}; "
         "regularization grows to the right. Dashed lines: alpha_min, the smallest mean error, and "
         "alpha_1se, the largest alpha within one standard error of it (glmnet's lambda.1se)."
@@ -696,23 +732,113 @@ def _gap_section(plot: _Plotter, model: Mapping[str, Any]) -> str:
         m = _read_model(model)
         c = _read_curves(model)
         path = _mapping(model, "path")
-        held = _array(path, "mse_path", 3)
-        train = _array(path, "train_mse_path", 3)
         L, A = c.alphas.shape
-        if held.shape[:2] != (L, A) or train.shape != held.shape:
-            raise _Unavailable(f"mse_path {held.shape} and train_mse_path {train.shape} do not match alphas ({L}, {A})")
+        if c.measure == "mean deviance":
+            # binomial/Poisson: the all-data fit's training deviance against the held-out mean
+            train = _array(path, "train_deviance", 2)
+            if train.shape != (L, A):
+                raise _Unavailable(f"train_deviance {train.shape} does not match alphas ({L}, {A})")
+            train_mean, held_mean = _finite(train[c.best]), c.mse_mean[c.best]
+            labels = (
+                "training deviance (all-data fit)",
+                "held-out deviance (mean over folds)",
+                "mean deviance",
+            )
+        else:
+            held = _array(path, "mse_path", 3)
+            train = _array(path, "train_mse_path", 3)
+            if held.shape[:2] != (L, A) or train.shape != held.shape:
+                raise _Unavailable(
+                    f"mse_path {held.shape} and train_mse_path {train.shape} do not match alphas ({L}, {A})"
+                )
+            train_mean = _nanmean(train[c.best], axis=1)
+            held_mean = _nanmean(held[c.best], axis=1)
+            labels = ("training MSE (mean over folds)", "held-out MSE (mean over folds)", "mean squared error")
     except _Unavailable as exc:
         return _unavailable("Training versus held-out error", exc)
     x = _log(c.alphas[c.best])
-    train_mean = _nanmean(train[c.best], axis=1)
-    held_mean = _nanmean(held[c.best], axis=1)
-    svg = plot.figure(lambda fig: _draw_gap(fig, m, x, train_mean, held_mean), "Training vs held-out error")
+    svg = plot.figure(lambda fig: _draw_gap(fig, m, x, train_mean, held_mean, labels), "Training vs held-out error")
+    what = (
+        "The training mean deviance of the model fitted on all rows and the mean over folds of "
+        "each fold model's held-out mean deviance"
+        if c.measure == "mean deviance"
+        else "Mean over folds of each fold model's training error and its held-out error"
+    )
     caption = (
-        "Mean over folds of each fold model's training error and its held-out error, for the "
-        "chosen l1_ratio. As regularization weakens (to the left) the training error keeps "
-        "falling, while the held-out error stops falling, or rises, once the model starts to "
-        "fit noise: the shaded gap is the overfitting that regularization controls. "
+        f"{what}, for the chosen l1_ratio. As regularization weakens (to the left) the training "
+        "error keeps falling, while the held-out error stops falling, or rises, once the model "
+        "starts to fit noise: the shaded gap is the overfitting that regularization controls. "
         "The dashed line is the alpha the model uses." + _skipped_note(c.alphas[c.best])
+    )
+    return _figure(svg, caption)
+
+
+def _draw_auc(fig, m: _Model, x: FloatArray, mean: FloatArray, se: FloatArray) -> None:
+    ax = fig.add_subplot()
+    ax.errorbar(
+        x, mean, yerr=se, fmt="o", ms=3.0, color="tab:green", ecolor="0.55", elinewidth=0.9, capsize=2,
+        label="held-out AUC: mean \u00b1 1 SE",
+    )
+    _chosen_line(ax, m)
+    ax.set_xlabel("log(alpha)")
+    ax.set_ylabel("held-out AUC")
+    fig.legend(loc="outside right upper")
+
+
+def _auc_section(plot: _Plotter, model: Mapping[str, Any]) -> str:
+    try:
+        m = _read_model(model)
+        c = _read_curves(model)
+        auc = _array(_mapping(model, "path"), "auc_path", 3)
+        L, A = c.alphas.shape
+        if auc.shape[:2] != (L, A) or auc.shape[2] == 0:
+            raise _Unavailable(f"auc_path {auc.shape} does not match alphas ({L}, {A})")
+    except _Unavailable as exc:
+        return _unavailable("The AUC curve", exc)
+    a = _finite(auc[c.best])
+    K = a.shape[1]
+    mean = _nanmean(a, axis=1)
+    sd = np.array([np.nanstd(r, ddof=1) if np.sum(np.isfinite(r)) > 1 else np.nan for r in a])
+    se = sd / np.sqrt(K)
+    x = _log(c.alphas[c.best])
+    svg = plot.figure(lambda fig: _draw_auc(fig, m, x, mean, se), "Held-out AUC")
+    caption = (
+        f"Area under the ROC curve of each fold model on its held-out rows, mean over the {K} folds "
+        "with one standard error, along the alpha grid of the chosen l1_ratio. The alpha is chosen "
+        f"by {_esc(_mapping(model, 'params').get('scoring', 'deviance'))}; the dashed line marks it."
+        + _skipped_note(c.alphas[c.best])
+    )
+    return _figure(svg, caption)
+
+
+def _calibration_section(plot: _Plotter, model: Mapping[str, Any]) -> str:
+    raw = model.get("calibration")
+    if not _is_list(raw) or not raw:
+        return _unavailable("The calibration plot", _Unavailable("the model records no calibration bins"))
+    try:
+        bins = np.array(
+            [[_to_float(b.get(k)) for k in ("predicted", "observed", "weight")] for b in raw if isinstance(b, Mapping)],
+            dtype=np.float64,
+        ).reshape(-1, 3)
+    except (TypeError, ValueError) as exc:
+        return _unavailable("The calibration plot", _Unavailable(str(exc)))
+    ok = np.all(np.isfinite(bins), axis=1) & (bins[:, 2] > 0)
+    ok &= (bins[:, 0] >= 0) & (bins[:, 0] <= 1) & (bins[:, 1] >= 0) & (bins[:, 1] <= 1)
+    bins = bins[ok]
+    if bins.shape[0] == 0:
+        return _unavailable("The calibration plot", _Unavailable("no calibration bin is well formed"))
+    svg = plot.figure(lambda fig: _draw_calibration(fig, bins), "Calibration", width=7.2, height=5.2)
+    total = float(bins[:, 2].sum())
+    worst = float(np.max(np.abs(bins[:, 0] - bins[:, 1])))
+    ece = float(np.abs(bins[:, 0] - bins[:, 1]) @ bins[:, 2] / total)
+    classes = model.get("classes")
+    second = f" (<code>{_esc(classes[1])}</code>)" if _is_list(classes) and len(classes) == 2 else ""
+    caption = (
+        f"Held-out calibration at the chosen alpha: every row scored by the model of the fold "
+        f"that did not train on it, grouped in {bins.shape[0]} bins of predicted probability of "
+        f"the second class{second}. Points on the diagonal are calibrated. Weighted mean "
+        f"|predicted − observed| {_num(ece, '.3g')}, largest {_num(worst, '.3g')}, "
+        f"over a total weight of {_num(total, '.6g')}."
     )
     return _figure(svg, caption)
 
@@ -956,6 +1082,14 @@ def render_report(model: ModelRecord | Mapping[str, Any], metrics: MetricsRecord
         _section("cv", "Cross-validation curve", _cv_section(plot, model)),
         _section("path", "Coefficient path", _path_section(plot, model)),
         _section("gap", "Training vs held-out error", _gap_section(plot, model)),
+        *(
+            [
+                _section("auc", "Held-out AUC", _auc_section(plot, model)),
+                _section("calibration", "Calibration", _calibration_section(plot, model)),
+            ]
+            if _family(model) == "binomial"
+            else []
+        ),
         _section("stability", "Selection frequency", _frequency_section(plot, model)),
         _section("features", "Selected features", _table_section(model)),
         _section("data", "Data files", _files_section(model)),

@@ -112,6 +112,11 @@ def test_lake_fit_equals_the_estimator_in_memory_in_both_pass_modes(
     _, model, metrics = read_record(f"{tmp_path / 'r1'}/m")
     assert model.family == family and metrics.family == family
     assert model.coef.shape == (4,)
+    # the job's report: deviance curves, and for binomial the AUC curve and calibration plot
+    (report,) = (tmp_path / "r1" / "m").glob("*/report.html")
+    html = report.read_text()
+    assert "is not available" not in html and "Mean held-out mean deviance" in html
+    assert ('<h2>Calibration</h2>' in html) == ('<h2>Held-out AUC</h2>' in html) == (family == "binomial")
     if family == "binomial":
         assert model.classes == [0, 1] or model.classes == [0.0, 1.0]
         cal = model.calibration

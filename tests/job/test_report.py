@@ -485,6 +485,61 @@ def test_renders_the_pipelines_model_dict():
     assert "is not available" not in document
 
 
+@pytest.mark.filterwarnings("ignore::dreg.core.glm.GLMWarning")
+@pytest.mark.parametrize("family", ["binomial", "poisson"])
+def test_glm_reports_deviance_auc_and_calibration(family: str):
+    """A binomial or Poisson model.json (format 3): the CV curve, the gap and the facts are
+    in mean deviance; binomial adds the held-out AUC curve and the calibration plot."""
+    from dreg.estimators.serialize import estimator_to_dict
+
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((600, 5))
+    eta = X[:, 0] - 0.7 * X[:, 1] + 0.2
+    if family == "binomial":
+        y = np.where(rng.random(600) < 1 / (1 + np.exp(-eta)), "churned", "stayed")
+        est = dreg.LogisticRegressionCV(alphas=20, cv=4).fit(X, y)
+    else:
+        y = rng.poisson(np.exp(0.5 * eta))
+        est = dreg.PoissonRegressorCV(alphas=20, cv=4).fit(X, y)
+    model = json.loads(json.dumps(estimator_to_dict(est)))
+    model |= {"name": "m", "version": "2", "target": "y", "n_folds": 4}
+    if family == "binomial":
+        model["calibration"] = [
+            {"predicted": 0.1, "observed": 0.12, "weight": 200.0},
+            {"predicted": 0.5, "observed": 0.45, "weight": 250.0},
+            {"predicted": 0.9, "observed": 0.88, "weight": 150.0},
+            {"predicted": float("nan"), "observed": 0.5, "weight": 1.0},  # ignored, not fatal
+        ]
+    metrics = {
+        "family": family,
+        "cv_deviance": 0.612345,
+        "cv_deviance_se": 0.0123,
+        "cv_auc": 0.8123 if family == "binomial" else None,
+        "n_passes": 9,
+        "passes_mode": "persist",
+    }
+    document = render_report(model, metrics)
+    page = check_document(document, n_svg=6 if family == "binomial" else 4)
+    text = "".join(page.text)
+    assert "is not available" not in document
+    assert f"Family{family}" in text.replace("\n", "")
+    assert "mean deviance 0.6123 \u00b1 0.0123 (1 SE, 4 folds)" in text
+    assert "9 passes over the data (persist)" in text
+    assert "Mean held-out mean deviance over the folds" in text and "mean squared error" not in text
+    assert ("Held-out AUC" in page.headings) == ("Calibration" in page.headings) == (family == "binomial")
+    if family == "binomial":
+        assert "AUC 0.8123" in text
+        # bins 0.1/0.12 (200), 0.5/0.45 (250), 0.9/0.88 (150): weighted |gap| (4 + 12.5 + 3) / 600
+        assert "over a total weight of 600" in text and f"Weighted mean |predicted \u2212 observed| {19.5 / 600:.3g}" in text
+        assert "(<code>stayed</code>)" in document
+    # no calibration bins recorded: the section says so instead of failing
+    if family == "binomial":
+        del model["calibration"]
+        assert "The calibration plot is not available: the model records no calibration bins" in render_report(
+            model, metrics
+        )
+
+
 def test_rejects_non_mappings():
     with pytest.raises(TypeError, match="model must be a mapping"):
         render_report([], {})  # type: ignore[arg-type]
