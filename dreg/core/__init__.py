@@ -7,7 +7,9 @@ they take ``Q, q``, never data) -> :mod:`~dreg.core.path` (grids and whole
 paths) -> :mod:`~dreg.core.cv` (K-fold CV from the statistics alone).
 :mod:`~dreg.core.penalty` is the penalty value object they share,
 :mod:`~dreg.core.datafit` the loss (squared error: statistics -> problem and
-held-out error), :mod:`~dreg.core.folds` the chunk-independent fold
+held-out error), :mod:`~dreg.core.encode` the exact linear maps of the
+statistics for one-hot levels (union across files, lumping) and imputation,
+:mod:`~dreg.core.folds` the chunk-independent fold
 assignment and :mod:`~dreg.core._util` the thread, numba and data-check
 policies every layer shares.
 

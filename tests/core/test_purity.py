@@ -27,6 +27,8 @@ CORE = [
     "dreg.core.solvers",
     "dreg.core.path",
     "dreg.core.cv",
+    "dreg.core.glm",
+    "dreg.core.encode",
 ]
 NOT_IN_CORE = ["dask", "distributed", "sklearn", "pandas", "pyarrow", "matplotlib", "fsspec"]
 # a module may import its own layer and the layers below it, never one above
