@@ -22,20 +22,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import boto3
 import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import s3fs  # noqa: F401  (a declared test dependency: its absence must fail, not skip)
-from moto import server as moto_server
 
 from dreg.core.stats import SufficientStats
 from dreg.job.cache import cached_file_stats, footer_fingerprint, read_tail
 from dreg.job.errors import DataError
 from dreg.job.lake import LakeFile, ReadSpec, open_lake, read_file_stats
 from tests.job.lake_helpers import FEATURES, MODEL, TARGET, make_table, write_table
+from tests.job.s3_helpers import moto_endpoint, s3_client
+from tests.job.s3_helpers import storage_options as s3_storage_options
 
 BUCKET = "dreg-footer-reads"
 TAIL = 64 * 1024
@@ -44,32 +43,14 @@ STATS_FIELDS = ("labels", "count", "weight_sum", "x_mean", "y_mean", "xx", "xy",
 
 @pytest.fixture(scope="module")
 def endpoint():
-    """A moto S3 server on 127.0.0.1 (random port); dummy credentials in the environment too."""
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "NO_PROXY": "127.0.0.1",
-        }.items():
-            mp.setenv(k, v)
-        server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
+    """A moto S3 server on 127.0.0.1 (random port)."""
+    with moto_endpoint() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def storage_options(endpoint: str) -> dict[str, Any]:
-    return {
-        "key": "testing",
-        "secret": "testing",
-        "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-east-1"},
-    }
+    return s3_storage_options(endpoint)
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +82,7 @@ def local_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def lake_url(endpoint: str, local_lake: Path) -> str:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = s3_client(endpoint)
     s3.create_bucket(Bucket=BUCKET)
     for p in sorted(local_lake.rglob("*.parquet")):
         s3.upload_file(str(p), BUCKET, f"lake/{p.relative_to(local_lake).as_posix()}")
