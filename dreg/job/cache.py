@@ -71,7 +71,7 @@ import pyarrow.parquet as pq
 from dreg.core.stats import SufficientStats
 from dreg.job.lake import FilePart, LakeFile, ReadSpec, read_file_stats
 from dreg.job.record import FileAccount
-from dreg.job.storage import atomic_write, url_to_fs
+from dreg.job.storage import atomic_write, is_local, url_to_fs
 
 __all__ = [
     "STATS_FORMAT_VERSION",
@@ -234,7 +234,8 @@ def _save(part: FilePart, url: str, storage_options: dict[str, Any]) -> None:
     arrays["files"] = np.array(json.dumps([f.to_json() for f in part.files]))
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    fs.makedirs(posixpath.dirname(path), exist_ok=True)
+    if is_local(fs):  # object stores have no folders (s3fs's makedirs costs a HeadBucket per entry)
+        fs.makedirs(posixpath.dirname(path), exist_ok=True)
     atomic_write(fs, path, buf.getvalue())  # readers never see a half-written entry
 
 
