@@ -72,6 +72,13 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--output", required=True, metavar="DIR", help="output folder or URL")
     pr.add_argument("--keep", nargs="*", default=[], metavar="COLUMN", help="input columns to copy to the output")
     pr.add_argument(
+        "--glob",
+        default="*.parquet",
+        metavar="PATTERN",
+        help="the lake's files: matched against the file name, or with a '/' against the path under "
+        "LAKE (default '*.parquet')",
+    )
+    pr.add_argument(
         "--storage-options",
         metavar="JSON",
         default=None,
@@ -268,6 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.output,
                 keep=args.keep,
                 storage_options=so,
+                glob=args.glob,
                 cluster_cfg=ClusterConfig(n_workers=args.n_workers),
                 scheduler=args.scheduler,
                 scheduler_file=args.scheduler_file,

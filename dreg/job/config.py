@@ -78,6 +78,9 @@ class DataConfig(_Strict):
     storage_options: dict[str, Any] = Field(default_factory=dict)
     on_invalid_rows: Literal["error", "drop"] = "error"
     window: Window | None = None
+    # which files under `path` are the lake's (matched against the file name, or with a "/"
+    # against the path relative to `path`; "**" for any depth)
+    glob: str = "*.parquet"
     # binomial/Poisson: how the passes after the statistics pass reach the rows (dreg.job.glm_scan)
     passes: Literal["auto", "persist", "reread"] = "auto"
 

@@ -21,6 +21,7 @@ Pure pyarrow/fsspec/numpy: no Dask import (the Dask graph is in
 from __future__ import annotations
 
 import datetime as _dt
+import fnmatch
 import posixpath
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,28 @@ __all__ = [
 ]
 
 
+# the files of a plain lake: Parquet by name, so a stray README.txt or _SUCCESS marker is not read
+DEFAULT_GLOB = "*.parquet"
+
+
+def matches_glob(relpath: str, pattern: str) -> bool:
+    """Whether a lake file matches ``data.glob``: a pattern without ``/`` is matched against the
+    file name (``*.parquet``, ``part-*``), one with ``/`` against the path relative to the lake
+    root (``day=*/*.parquet``), part by part: ``*`` does not cross ``/``, and ``**`` stands for
+    any number of parts."""
+    if "/" not in pattern:
+        return fnmatch.fnmatchcase(posixpath.basename(relpath), pattern)
+    return _match_parts(relpath.split("/"), pattern.strip("/").split("/"))
+
+
+def _match_parts(parts: list[str], pats: list[str]) -> bool:
+    if not pats:
+        return not parts
+    if pats[0] == "**":
+        return any(_match_parts(parts[i:], pats[1:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], pats[0]) and _match_parts(parts[1:], pats[1:])
+
+
 @dataclass(frozen=True)
 class LakeFile:
     """One Parquet file and its identity (what a cache or fingerprint keys on)."""
@@ -81,6 +104,9 @@ class Lake:
     pruned: int = 0
     all_files: tuple[LakeFile, ...] = ()
     window_values: tuple[str, ...] = ()
+    # files under the lake that do not match its glob (relative paths; not read)
+    ignored: tuple[str, ...] = ()
+    glob: str = DEFAULT_GLOB
 
     def full_url(self, f: LakeFile) -> str:
         return f.path if self.protocol in ("file", "local") else f"{self.protocol}://{f.path}"
@@ -201,8 +227,14 @@ def open_lake(
     storage_options: dict[str, Any] | None = None,
     filters: Sequence[Any] = (),
     window: Any = None,
+    glob: str = DEFAULT_GLOB,
 ) -> Lake:
     """List the Parquet files of a lake, pruning hive partitions with ``filters``.
+
+    The files are those under ``path`` that match ``glob`` (:func:`matches_glob`;
+    default ``*.parquet``) and whose path has no part starting with ``_`` or
+    ``.``; the others are listed in ``Lake.ignored`` and never read.  A
+    ``path`` that names one file is read whatever its name.
 
     ``filters`` are :class:`dreg.job.config.Filter` objects (or anything with
     ``column``, ``op``, ``value``) on partition columns.  ``window`` (a
@@ -234,12 +266,17 @@ def open_lake(
     except (OSError, PermissionError) as exc:
         raise DataError(f"cannot list lake {path!r}: {exc}") from None
     files = []
+    ignored = []
+    single = len(listing) == 1 and base != root
     for p in sorted(listing):
         info = listing[p]
         if info.get("type", "file") != "file":
             continue
         rel = posixpath.relpath(p, base) if base else p
         if _hidden(rel):
+            continue
+        if not single and not matches_glob(rel, glob):
+            ignored.append(rel)
             continue
         etag = info.get("ETag") or info.get("etag")
         files.append(
@@ -253,7 +290,13 @@ def open_lake(
             )
         )
     if not files:
-        raise DataError(f"lake {path!r} holds no Parquet files")
+        other = (
+            f" ({len(ignored)} other file(s), e.g. {', '.join(repr(r) for r in ignored[:3])}; "
+            "set data.glob to read them)"
+            if ignored
+            else ""
+        )
+        raise DataError(f"lake {path!r} holds no files matching {glob!r}{other}")
     part_cols = tuple(sorted({k for f in files for k, _ in f.partitions}))
     kept = files
     for flt in filters:
@@ -285,6 +328,8 @@ def open_lake(
         pruned=len(files) - len(kept),
         all_files=tuple(files),
         window_values=window_values,
+        ignored=tuple(ignored),
+        glob=glob,
     )
 
 

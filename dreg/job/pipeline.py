@@ -583,7 +583,7 @@ class _Scan:
 def _plan(cfg: Config, log: Log) -> _Plan:
     """List the lake (filters and window prune files), pick the features and the cache."""
     d = cfg.data
-    lake = open_lake(d.path, d.storage_options, d.filters, d.window)
+    lake = open_lake(d.path, d.storage_options, d.filters, d.window, d.glob)
     if not lake.files:
         raise DataError(f"lake {d.path!r}: every file was pruned by the filters")
     check_columns(lake, d.features, d.target, d.weight, d.fold_column)
@@ -616,6 +616,12 @@ def _plan(cfg: Config, log: Log) -> _Plan:
     log(
         f"dreg: lake {d.path}: {len(lake.files)} file(s)"
         + (f" ({lake.pruned} pruned by filters)" if lake.pruned else "")
+        + (
+            f", {len(lake.ignored)} other file(s) not matching data.glob {lake.glob!r} ignored"
+            f" (e.g. {lake.ignored[0]!r})"
+            if lake.ignored
+            else ""
+        )
         + (
             f", window {d.window.column} in {lake.window_values[0]}..{lake.window_values[-1]}"
             if lake.window_values
@@ -1044,6 +1050,7 @@ def run_predict(
     *,
     keep: list[str] | None = None,
     storage_options: dict[str, Any] | None = None,
+    glob: str = "*.parquet",
     cluster_cfg: Any = None,
     scheduler: str | None = None,
     scheduler_file: str | None = None,
@@ -1067,7 +1074,7 @@ def run_predict(
     features = model.features
     coef = model.coef
     intercept = model.intercept
-    lake = open_lake(data, storage_options)
+    lake = open_lake(data, storage_options, glob=glob)
     keep = list(keep or [])
     cluster_cfg = cluster_cfg or ClusterConfig()
     log(f"dreg: scoring {len(lake.files)} file(s) of {data} with {ref.name}/{ref.version}")

@@ -121,6 +121,8 @@ def write_lake(
         (root / "day=2026-11-02" / ".part-0.parquet.crc").write_bytes(b"\x00crc junk")
         (root / "_temporary" / "0").mkdir(parents=True)
         (root / "_temporary" / "0" / "part-7.parquet").write_bytes(b"half-written junk")
+        # and what people leave beside the data: not Parquet by name, so not read (data.glob)
+        (root / "README.txt").write_text("events, one folder per day\n")
     return root
 
 

@@ -150,6 +150,35 @@ def test_binomial_labels_other_than_0_1_and_predict(tmp_path: Path, address: str
 
 
 @pytest.mark.cluster
+def test_poisson_predict_writes_the_mean_with_lineage(tmp_path: Path, address: str, rng) -> None:
+    """``dreg predict`` (the CLI, its own embedded cluster) of a Poisson model: ``prediction`` is the
+    mean exp(b + x beta) of every row of every file, no ``probability`` column; the family and the
+    model are in the file's metadata."""
+    lake = make_lake(tmp_path / "lake", "poisson", rng, days=[1, 2])
+    out = fit(cfg(lake, tmp_path / "reg", "poisson"), address)
+    est = out.estimator
+    assert type(est) is dreg.PoissonRegressorCV
+    scores = tmp_path / "scores"
+    proc = run_cli("predict", "--model", f"{tmp_path / 'reg'}/m", "--data", str(lake), "--output", str(scores),
+                   "--keep", "id", "--scheduler", address)
+    assert proc.returncode == 0, proc.stderr
+    files = open_lake(str(lake)).files
+    written = sorted(scores.rglob("*.parquet"))
+    assert len(written) == len(files)
+    for f, w in zip(files, written, strict=True):
+        got = pq.read_table(w)
+        t = pq.read_table(f.path)
+        Xf = np.column_stack([t.column(c).to_numpy().astype(np.float64) for c in FEATURES])
+        assert sorted(got.column_names) == ["id", "prediction"]
+        np.testing.assert_array_equal(got.column("id").to_numpy(), t.column("id").to_numpy())
+        np.testing.assert_allclose(got.column("prediction").to_numpy(), est.predict(Xf), rtol=1e-12)
+        np.testing.assert_allclose(
+            got.column("prediction").to_numpy(), np.exp(Xf @ est.coef_ + est.intercept_), rtol=1e-12
+        )
+        assert got.schema.metadata[b"dreg.family"] == b"poisson" and got.schema.metadata[b"dreg.model"] == b"m"
+
+
+@pytest.mark.cluster
 def test_targets_that_do_not_fit_the_family_exit_3(tmp_path: Path, address: str, rng) -> None:
     lake = make_lake(tmp_path / "lake", "poisson", rng, days=[1])  # counts 0, 1, 2, ...: not binary
     with pytest.raises(DataError, match=r"family binomial needs exactly 2 distinct values of 'y', found 3 or more"):

@@ -162,8 +162,58 @@ def test_missing_and_empty_lakes(tmp_path: Path) -> None:
         open_lake(str(tmp_path / "nope"))
     (tmp_path / "empty" / "_SUCCESS").parent.mkdir()
     (tmp_path / "empty" / "_SUCCESS").write_bytes(b"")
-    with pytest.raises(DataError, match="holds no Parquet files"):
+    with pytest.raises(DataError, match=r"holds no files matching '\*.parquet'$"):
         open_lake(str(tmp_path / "empty"))
+
+
+def test_only_files_matching_the_glob_are_the_lake(tmp_path: Path, rng: np.random.Generator) -> None:
+    """A stray README.txt, a CSV export or a checksum beside the data is not read (issue 17,
+    item 3); data.glob picks other files, by name or by path under the root."""
+    root = tmp_path / "lake"
+    write_table(root / "day=1" / "part-0.parquet", make_table(rng, 20))
+    write_table(root / "day=2" / "part-0.parquet", make_table(rng, 20))
+    write_table(root / "day=2" / "part-1.pq", make_table(rng, 20))
+    (root / "README.txt").write_text("how this lake is made\n")
+    (root / "day=1" / "export.csv").write_text("a,b\n1,2\n")
+    opened = open_lake(str(root))
+    assert [f.relpath for f in opened.files] == ["day=1/part-0.parquet", "day=2/part-0.parquet"]
+    assert opened.ignored == ("README.txt", "day=1/export.csv", "day=2/part-1.pq") and opened.glob == "*.parquet"
+    pq_only = open_lake(str(root), glob="*.pq")
+    assert [f.relpath for f in pq_only.files] == ["day=2/part-1.pq"]
+    by_path = open_lake(str(root), glob="day=2/*")
+    assert [f.relpath for f in by_path.files] == ["day=2/part-0.parquet", "day=2/part-1.pq"]
+    deep = open_lake(str(root), glob="**/part-*")
+    assert [f.relpath for f in deep.files] == ["day=1/part-0.parquet", "day=2/part-0.parquet", "day=2/part-1.pq"]
+    assert [f.relpath for f in open_lake(str(root), glob="*/*.parquet").files] == [
+        "day=1/part-0.parquet",
+        "day=2/part-0.parquet",
+    ]
+    assert open_lake(str(root), glob="*.parquet").files == opened.files
+    # a file named by the path is read whatever its name
+    assert [f.relpath for f in open_lake(str(root / "day=2" / "part-1.pq")).files] == ["part-1.pq"]
+    # nothing matches: the error names the glob and the files it skipped
+    with pytest.raises(DataError, match=r"no files matching '\*.orc' \(5 other file\(s\), e.g. 'README.txt'"):
+        open_lake(str(root), glob="*.orc")
+
+
+@pytest.mark.parametrize(
+    "relpath, pattern, expected",
+    [
+        ("a/b/part-0.parquet", "*.parquet", True),
+        ("a/b/part-0.parquet.crc", "*.parquet", False),
+        ("a/b/part-0.parquet", "a/*", False),  # * does not cross /
+        ("a/b/part-0.parquet", "a/*/*", True),
+        ("a/b/part-0.parquet", "**/*.parquet", True),
+        ("part-0.parquet", "**/*.parquet", True),  # ** is zero or more parts
+        ("a/b/part-0.parquet", "a/**", True),
+        ("a/b/part-0.parquet", "b/**", False),
+        ("A.PARQUET", "*.parquet", False),  # case-sensitive, as object stores are
+    ],
+)
+def test_glob_matching(relpath: str, pattern: str, expected: bool) -> None:
+    from dreg.job.lake import matches_glob
+
+    assert matches_glob(relpath, pattern) is expected
 
 
 def test_infer_features_takes_numeric_columns_of_the_first_file(lake: Path) -> None:
@@ -317,6 +367,7 @@ def test_run_fit_equals_in_memory_fit(lake: Path, fitted) -> None:
     assert out.model.data.pruned_files == 0
     assert [fp["rows"] for fp in out.model.data.fingerprint] == [n for _, n, _ in LAYOUT]
     assert any("6 file(s)" in line for line in lines)
+    assert any("1 other file(s) not matching data.glob '*.parquet' ignored (e.g. 'README.txt')" in s for s in lines)
 
 
 @pytest.mark.cluster
