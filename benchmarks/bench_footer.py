@@ -180,7 +180,7 @@ def main() -> None:
     lines = [
         machine_facts(),
         "",
-        f"Command: `python benchmarks/bench_footer.py {' '.join(sys.argv[1:])}`".replace(" `", " `").strip(),
+        f"Command: `{' '.join(['python benchmarks/bench_footer.py', *sys.argv[1:]])}`",
         "",
         f"Lake: {n:,} files x {args.rows} rows x {args.features} float64 features + target "
         f"({size / 2**20:.1f} MiB, {size / n / 1024:.0f} KiB per file, 20 day partitions). One thread, "
