@@ -24,6 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from dreg.core.stats import SufficientStats
+
 TARGET = "y"
 # int / bool / decimal128 / float32 / float64 feature columns
 FEATURES = ["x_int", "x_bool", "x_dec", "x_f32", "x_a", "x_b", "x_noise"]
@@ -256,3 +258,16 @@ def run_cli(
         cwd=cwd,
         check=False,
     )
+
+
+STATS_FIELDS = ("labels", "count", "weight_sum", "x_mean", "y_mean", "xx", "xy", "yy", "nonfinite_x")
+
+
+def assert_identical_stats(a: SufficientStats, b: SufficientStats) -> None:
+    """Bit for bit: a cache round trip (or a read that skips a footer fetch) must not change a number."""
+    for name in STATS_FIELDS:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype, name
+        np.testing.assert_array_equal(x, y, err_msg=name)
+    for name in ("nonfinite_y", "nonfinite_w", "negative_w", "n_blocks"):
+        assert getattr(a, name) == getattr(b, name), name

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dreg.core.stats import SufficientStats
 from dreg.job.cache import (
     StatsCache,
     cached_file_stats,
@@ -25,6 +24,7 @@ from dreg.job.cache import (
 )
 from dreg.job.lake import LakeFile, ReadSpec, open_lake, read_file_stats
 from tests.job.lake_helpers import (
+    assert_identical_stats,
     FEATURES,
     LAYOUT,
     MODEL,
@@ -35,7 +35,6 @@ from tests.job.lake_helpers import (
     write_lake,
 )
 
-STATS_FIELDS = ("labels", "count", "weight_sum", "x_mean", "y_mean", "xx", "xy", "yy", "nonfinite_x")
 
 
 def spec(**kw) -> ReadSpec:
@@ -49,16 +48,6 @@ def spec(**kw) -> ReadSpec:
     )
     base.update(kw)
     return ReadSpec(**base)
-
-
-def assert_identical_stats(a: SufficientStats, b: SufficientStats) -> None:
-    """Bit for bit: a cache round trip must not change a single number."""
-    for name in STATS_FIELDS:
-        x, y = getattr(a, name), getattr(b, name)
-        assert x.dtype == y.dtype, name
-        np.testing.assert_array_equal(x, y, err_msg=name)
-    for name in ("nonfinite_y", "nonfinite_w", "negative_w", "n_blocks"):
-        assert getattr(a, name) == getattr(b, name), name
 
 
 def key_dirs(cache_root: Path) -> list[Path]:

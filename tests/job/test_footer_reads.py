@@ -28,17 +28,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dreg.core.stats import SufficientStats
 from dreg.job.cache import cached_file_stats, footer_fingerprint, read_tail
 from dreg.job.errors import DataError
 from dreg.job.lake import LakeFile, ReadSpec, open_lake, read_file_stats
-from tests.job.lake_helpers import FEATURES, MODEL, TARGET, make_table, write_table
+from tests.job.lake_helpers import FEATURES, MODEL, TARGET, assert_identical_stats, make_table, write_table
 from tests.job.s3_helpers import moto_endpoint, s3_client
 from tests.job.s3_helpers import storage_options as s3_storage_options
 
 BUCKET = "dreg-footer-reads"
 TAIL = 64 * 1024
-STATS_FIELDS = ("labels", "count", "weight_sum", "x_mean", "y_mean", "xx", "xy", "yy", "nonfinite_x")
 
 
 @pytest.fixture(scope="module")
@@ -173,15 +171,6 @@ _BYTES: dict[str, bytes] = {}
 
 def read_bytes(f: LakeFile) -> bytes:
     return _BYTES[f.path]
-
-
-def assert_identical_stats(a: SufficientStats, b: SufficientStats) -> None:
-    for name in STATS_FIELDS:
-        x, y = getattr(a, name), getattr(b, name)
-        assert x.dtype == y.dtype, name
-        np.testing.assert_array_equal(x, y, err_msg=name)
-    for name in ("nonfinite_y", "nonfinite_w", "negative_w", "n_blocks"):
-        assert getattr(a, name) == getattr(b, name), name
 
 
 @pytest.fixture(scope="module", autouse=True)
