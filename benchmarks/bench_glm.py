@@ -179,7 +179,7 @@ def main() -> None:
         f"`{cmd.strip()}`: n={n:,}, p={p}, 5 folds, 100 alphas (dreg's grid, `standardize=False` for all), "
         f"the same folds for all. scikit-learn ran {args.sk_alphas} consecutive alphas around dreg's choice on "
         f"{args.sk_folds} fold(s), its time extrapolated x{scale:.0f} to the 100 x 5 path (its refit not counted); "
-        "glum ran the whole grid.",
+        + ("glum was not run (`--no-glum`)." if args.no_glum else "glum ran the whole grid."),
         "",
         "| family | l1_ratio | dreg s | passes (incl. pass 0, AUC) | s/pass | glum CV s | sklearn s (extrapolated) "
         "| sklearn / dreg | glum / dreg | same alpha as glum | same alpha as sklearn (sub-grid) |",
