@@ -109,9 +109,12 @@ class _Base(RegressorMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,), or a lazy Dask array for Dask inputs
         """
+        check_is_fitted(self, "coef_")
+        return self._predict_with(X, self.coef_, float(self.intercept_))
+
+    def _predict_with(self, X: ArrayLike, coef: np.ndarray, b: float):
+        """``X @ coef + b`` for any input :meth:`predict` takes."""
         X = self._prepare_predict_X(X)
-        coef = self.coef_
-        b = float(self.intercept_)
         if is_dask_collection(X):
             if hasattr(X, "columns"):
                 return X.map_partitions(_predict_frame, coef, b, meta=("prediction", "f8")).to_dask_array()

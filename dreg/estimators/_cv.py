@@ -10,6 +10,8 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.utils.validation import check_is_fitted
 
 from dreg.core.cv import CVResult, cross_validate
 from dreg.core.folds import resolve_seed
@@ -138,16 +140,94 @@ class _CV(_Base):
         )
         li = cv.best_l1_index
         chosen = cv.best_alpha_index if self.selection == "min" else cv.alpha_1se_index
+        problem = self._problem(stats)
+        refit_penalty = penalty.with_l1_ratio(float(cv.l1_ratios[li]))
         path = enet_path(
-            self._problem(stats),
+            problem,
             cv.alphas[li],
-            penalty.with_l1_ratio(float(cv.l1_ratios[li])),
+            refit_penalty,
             solver=self.solver,
             tol=self.tol,
             max_iter=self.max_iter,
         )
         self._set_cv_attributes(cv, path, chosen)
+        # the all-rows problem (a p x p Gram): any alpha of the path is an exact refit from it
+        self._refit_ = (problem, refit_penalty)
         return self
+
+    # -- any alpha of the path ----------------------------------------------
+    def _model_at(self, alpha: float) -> tuple[np.ndarray, float]:
+        """``(coef, intercept)`` of the all-rows model at ``alpha`` (chosen ``l1_ratio_``)."""
+        check_is_fitted(self, "coef_path_")
+        try:
+            a = float(alpha)
+        except (TypeError, ValueError):
+            raise ValueError(f"alpha must be a number, got {alpha!r}") from None
+        if not np.isfinite(a) or a < 0:
+            raise ValueError(f"alpha must be finite and >= 0, got {alpha!r}")
+        cv = self.cv_result_
+        grid = np.asarray(cv.alphas[cv.best_l1_index], dtype=np.float64)
+        on = np.flatnonzero(np.abs(grid - a) <= 1e-12 * grid)
+        if on.size:
+            k = int(on[0])
+            return self.coef_path_[k].copy(), float(self.intercept_path_[k])
+        refit = getattr(self, "_refit_", None)
+        if refit is None:
+            raise ValueError(
+                f"alpha={a:g} is not on the grid of this model (alphas_ from {grid.max():g} to {grid.min():g}); "
+                "off the grid the model is an exact refit from the statistics of the fit, which a model "
+                "loaded from model.json does not carry: use a grid alpha, or fit again"
+            )
+        problem, penalty = refit
+        # warm start from the nearest grid model on the side of larger alphas (sparser)
+        above = np.flatnonzero(grid > a)
+        init = self.coef_path_[int(above[np.argmin(grid[above])])] if above.size else self.coef_path_[-1]
+        res = enet_path(
+            problem, np.array([a]), penalty, solver=self.solver, tol=self.tol, max_iter=self.max_iter, coef_init=init
+        )
+        return np.asarray(res.coef[0], dtype=np.float64), float(res.intercept[0])
+
+    def coef_at(self, alpha: float) -> np.ndarray:
+        """Coefficients of the all-rows model at any ``alpha`` of the chosen ``l1_ratio_``.
+
+        On a grid point this is that row of ``coef_path_``; between (or beyond)
+        grid points it is an exact refit from the fit's statistics (the
+        solution of the objective at ``alpha``, to the solver's KKT precision),
+        never an interpolation.  A model loaded from ``model.json`` holds the
+        path but not the statistics: it answers on grid points only.
+
+        Parameters
+        ----------
+        alpha : float
+            >= 0.
+
+        Returns
+        -------
+        ndarray of shape (n_features,)
+        """
+        return self._model_at(alpha)[0]
+
+    def intercept_at(self, alpha: float) -> float:
+        """The intercept of the all-rows model at ``alpha`` (see :meth:`coef_at`)."""
+        return self._model_at(alpha)[1]
+
+    def predict(self, X: ArrayLike, alpha: float | None = None):
+        """Predict with the chosen model, or with the model at ``alpha`` (see :meth:`coef_at`).
+
+        Parameters
+        ----------
+        X : array-like, pandas DataFrame, Dask array or Dask DataFrame of shape (n_samples, n_features)
+        alpha : float, optional
+            Default: the chosen alpha (``chosen_alpha_``), i.e. ``coef_`` and ``intercept_``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), or a lazy Dask array for Dask inputs
+        """
+        if alpha is None:
+            return super().predict(X)
+        coef, b = self._model_at(alpha)
+        return self._predict_with(X, coef, b)
 
     def _set_cv_attributes(self, cv: CVResult, path: PathResult, chosen: int) -> None:
         li = cv.best_l1_index
