@@ -71,6 +71,16 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--data", required=True, metavar="LAKE", help="folder or URL of Parquet files")
     pr.add_argument("--output", required=True, metavar="DIR", help="output folder or URL")
     pr.add_argument("--keep", nargs="*", default=[], metavar="COLUMN", help="input columns to copy to the output")
+    at = pr.add_mutually_exclusive_group()
+    at.add_argument(
+        "--alpha",
+        type=float,
+        metavar="A",
+        help="score with the model of the stored CV path at this alpha (a grid point; see dreg show --json)",
+    )
+    at.add_argument(
+        "--selection", choices=["min", "1se"], help="score with the path's model at alpha_min or alpha_1se"
+    )
     pr.add_argument(
         "--glob",
         default="*.parquet",
@@ -276,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 keep=args.keep,
                 storage_options=so,
                 glob=args.glob,
+                alpha=args.alpha,
+                selection=args.selection,
                 cluster_cfg=ClusterConfig(n_workers=args.n_workers),
                 scheduler=args.scheduler,
                 scheduler_file=args.scheduler_file,

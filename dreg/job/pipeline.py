@@ -18,7 +18,7 @@ import json
 import platform
 import posixpath
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from importlib import metadata
@@ -30,7 +30,7 @@ from dreg.core.problem import make_problem
 from dreg.core.stats import SufficientStats, collapse
 from dreg.job.cache import StatsCache, default_cache_url, stats_key
 from dreg.job.config import Config, ModelConfig
-from dreg.job.errors import DataError, PromotionRejected, RegistryError
+from dreg.job.errors import ConfigError, DataError, PromotionRejected, RegistryError
 from dreg.job.lake import Lake, ReadSpec, check_columns, infer_feature_columns, open_lake
 from dreg.job.promotion import feature_subset, fixed_model_mse, held_out_rows, out_of_fold_mse
 from dreg.job.gates import describe_failures, evaluate_gates
@@ -1043,6 +1043,53 @@ def _retention(cfg: Config, log: Log) -> tuple[str, ...]:
 _MAX_PREDICT_ERRORS = 20
 
 
+def path_model(model: ModelRecord, alpha: float | None, selection: str | None) -> tuple[np.ndarray, float, float]:
+    """``(coef, intercept, alpha)`` of a registry model at ``alpha`` or by ``selection``.
+
+    ``selection`` ``'min'`` or ``'1se'`` picks ``alpha_min`` or ``alpha_1se`` of the
+    stored CV path; ``alpha`` must be a grid point of it (within a relative
+    1e-5, so a value copied from ``dreg show`` works): model.json holds the
+    path, not the statistics an exact refit between grid points needs.
+    Neither: the model's own coefficients.
+    """
+    if alpha is None and selection is None:
+        return model.coef, model.intercept, model.alpha
+    if alpha is not None and selection is not None:
+        raise ConfigError("give --alpha or --selection, not both")
+    path = model.fit.get("path")
+    if not isinstance(path, Mapping) or "coef_path" not in path:
+        raise ConfigError(
+            f"{model.estimator} was fitted at one alpha: it has no path to choose another alpha from"
+        )
+    li = int(path.get("best_l1_index", 0))
+    grid = np.asarray(path["alphas"], dtype=np.float64)[li]
+    coefs = np.asarray(path["coef_path"], dtype=np.float64)
+    icpts = np.asarray(path["intercept_path"], dtype=np.float64).reshape(-1)
+    if selection is not None:
+        if selection not in ("min", "1se"):
+            raise ConfigError(f"--selection must be 'min' or '1se', got {selection!r}")
+        k = int(path["best_alpha_index" if selection == "min" else "alpha_1se_index"])
+    else:
+        a = float(alpha)
+        if not np.isfinite(a) or a < 0:
+            raise ConfigError(f"--alpha must be finite and >= 0, got {alpha!r}")
+        near = np.flatnonzero(np.abs(grid - a) <= 1e-5 * grid)
+        if near.size == 0:
+            above, below = grid[grid > a], grid[grid < a]
+            where = (
+                f"between grid points {below.max():.6g} and {above.min():.6g}"
+                if above.size and below.size
+                else f"outside the grid [{grid.min():.6g}, {grid.max():.6g}]"
+            )
+            raise ConfigError(
+                f"--alpha {a:g} is {where} of the stored path: a registry model holds the path, not the "
+                "statistics an exact refit needs; use a grid alpha (dreg show --json lists them), or "
+                "refit with alphas: [...] including it"
+            )
+        k = int(near[np.argmin(np.abs(grid[near] - a))])
+    return coefs[k].copy(), float(icpts[k]), float(grid[k])
+
+
 def run_predict(
     model_ref: str,
     data: str,
@@ -1051,6 +1098,8 @@ def run_predict(
     keep: list[str] | None = None,
     storage_options: dict[str, Any] | None = None,
     glob: str = "*.parquet",
+    alpha: float | None = None,
+    selection: str | None = None,
     cluster_cfg: Any = None,
     scheduler: str | None = None,
     scheduler_file: str | None = None,
@@ -1072,8 +1121,9 @@ def run_predict(
     ref, model, _ = read_record(model_ref, storage_options)
     glm = {} if model.family == "gaussian" else {"family": model.family, "classes": model.classes}
     features = model.features
-    coef = model.coef
-    intercept = model.intercept
+    coef, intercept, used_alpha = path_model(model, alpha, selection)
+    if alpha is not None or selection is not None:
+        log(f"dreg: scoring with the path's model at alpha {used_alpha:.6g} (the model's own: {model.alpha:.6g})")
     lake = open_lake(data, storage_options, glob=glob)
     keep = list(keep or [])
     cluster_cfg = cluster_cfg or ClusterConfig()
@@ -1086,6 +1136,7 @@ def run_predict(
         lineage = {
             "dreg.model": ref.name,
             "dreg.model_version": ref.version,
+            "dreg.alpha": repr(used_alpha),
             "dreg.model_registry": str(ref.registry),
             "dreg.version": __version__,
         }

@@ -652,3 +652,44 @@ def test_bad_files_are_reported_without_worker_tracebacks(tmp_path: Path, rng) -
     # the configuration has no dashboard: no link, and no "port 8787 in use" warning
     assert "dashboard" not in done.stdout + err and "8787" not in err, done.stdout + err
     assert not (registry / "m").exists() or not any((registry / "m").iterdir())
+
+
+@pytest.mark.cluster
+def test_predict_at_another_alpha_of_the_stored_path(lake: Path, address: str, fitted, tmp_path: Path) -> None:
+    """``dreg predict --selection 1se`` / ``--alpha A`` (issue 17, item 5): the registry model's
+    stored path at that alpha; an alpha between grid points is refused with the reason."""
+    from dreg.job.errors import ConfigError
+    from dreg.job.pipeline import path_model, run_predict
+    from dreg.job.registry import read_record
+
+    cfg, out, _ = fitted
+    est = out.estimator
+    _, model, _ = read_record(f"{cfg.output.registry}/m")
+    # the model's own, alpha_1se's, and a grid alpha given to 6 digits (as dreg show prints it)
+    coef, b, a = path_model(model, None, None)
+    np.testing.assert_array_equal(coef, est.coef_)
+    assert (b, a) == (est.intercept_, est.chosen_alpha_)
+    k1 = int(np.flatnonzero(est.alphas_ == est.alpha_1se_)[0])
+    coef, b, a = path_model(model, None, "1se")
+    np.testing.assert_array_equal(coef, est.coef_path_[k1])
+    assert (b, a) == (est.intercept_path_[k1], est.alpha_1se_)
+    coef, b, a = path_model(model, float(f"{est.alphas_[4]:.6g}"), None)
+    np.testing.assert_array_equal(coef, est.coef_path_[4])
+    assert a == est.alphas_[4]
+    with pytest.raises(ConfigError, match="between grid points .* not the statistics an exact refit needs"):
+        path_model(model, float(np.sqrt(est.alphas_[4] * est.alphas_[5])), None)
+    with pytest.raises(ConfigError, match="outside the grid"):
+        path_model(model, 10 * float(est.alphas_[0]), None)
+    with pytest.raises(ConfigError, match="not both"):
+        path_model(model, float(est.alphas_[4]), "min")
+    # the scores: X @ coef_path[1se] + intercept, with the alpha in the files' metadata
+    scores = tmp_path / "scores"
+    run_predict(f"{cfg.output.registry}/m", str(lake), str(scores), selection="1se", scheduler=address,
+                log=lambda s: None)
+    first = open_lake(str(lake)).files[0]
+    X, _, _ = read_in_memory([first])
+    got = pq.read_table(scores / first.relpath)
+    np.testing.assert_allclose(
+        got.column("prediction").to_numpy(), X @ est.coef_path_[k1] + est.intercept_path_[k1], rtol=1e-12
+    )
+    assert float(got.schema.metadata[b"dreg.alpha"]) == est.alpha_1se_
