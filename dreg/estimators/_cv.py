@@ -155,6 +155,16 @@ class _CV(_Base):
         self._refit_ = (problem, refit_penalty)
         return self
 
+    def restore_refit(self, stats: SufficientStats) -> None:
+        """Give a fitted model (e.g. read from a registry) the statistics of its fit, so that
+        :meth:`coef_at` refits between grid points.  ``stats``: those of every row (any labels)."""
+        check_is_fitted(self, "coef_path_")
+        if stats.n_features != self.coef_.shape[0]:
+            raise ValueError(f"the statistics have {stats.n_features} features, the model {self.coef_.shape[0]}")
+        names = list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
+        penalty = penalty_from_params(self, float(self.l1_ratio_), stats.n_features, names)
+        self._refit_ = (self._problem(stats), penalty.with_l1_ratio(float(self.l1_ratio_)))
+
     # -- any alpha of the path ----------------------------------------------
     def _model_at(self, alpha: float) -> tuple[np.ndarray, float]:
         """``(coef, intercept)`` of the all-rows model at ``alpha`` (chosen ``l1_ratio_``)."""

@@ -44,7 +44,16 @@ from dreg.job.record import (
     RowsInfo,
     RunInfo,
 )
-from dreg.job.registry import ModelRef, apply_retention, new_version, pinned_version, read_record, write_version
+from dreg.job.registry import (
+    STATS_FILE,
+    ModelRef,
+    apply_retention,
+    fit_stats_bytes,
+    new_version,
+    pinned_version,
+    read_record,
+    write_version,
+)
 
 __all__ = ["FitOutcome", "PromotionRejected", "build_estimator", "run_fit", "run_predict", "versions"]
 
@@ -785,12 +794,24 @@ def _record(
     )
 
 
-def _publish(cfg: Config, model: ModelRecord, metrics: MetricsRecord, html: str, plan: _Plan, log: Log) -> None:
-    """Write the version (``latest`` moves unless rejected), then prune the statistics cache."""
+def _publish(
+    cfg: Config,
+    model: ModelRecord,
+    metrics: MetricsRecord,
+    html: str,
+    plan: _Plan,
+    log: Log,
+    extra: dict[str, bytes] | None = None,
+) -> None:
+    """Write the version (``latest`` moves unless rejected), then prune the statistics cache.
+
+    ``extra``: more files of the version (``stats.npz``: the fit's statistics, for an exact
+    refit at any alpha of the path)."""
     write_version(
         cfg.output.registry,
         cfg.output.name,
         {
+            **(extra or {}),
             "model.json": json.dumps(model.to_json(), indent=1),
             "metrics.json": json.dumps(metrics.to_json(), indent=1),
             "report.html": html,
@@ -1012,7 +1033,9 @@ def run_fit(
         )
         status = "dry_run"
     else:
-        _publish(cfg, model, metrics, html, plan, log)
+        # least squares: the statistics of all rows (one p x p Gram) make any alpha of the path exact
+        extra = {STATS_FILE: fit_stats_bytes(stats)} if hasattr(est, "restore_refit") else None
+        _publish(cfg, model, metrics, html, plan, log, extra)
         log(f"dreg: wrote {posixpath.join(cfg.output.registry, cfg.output.name, model.version)} {summary}")
         deleted = _retention(cfg, log)
         status = "written"
@@ -1043,14 +1066,19 @@ def _retention(cfg: Config, log: Log) -> tuple[str, ...]:
 _MAX_PREDICT_ERRORS = 20
 
 
-def path_model(model: ModelRecord, alpha: float | None, selection: str | None) -> tuple[np.ndarray, float, float]:
+def path_model(
+    model: ModelRecord,
+    alpha: float | None,
+    selection: str | None,
+    refit: Callable[[float], tuple[np.ndarray, float]] | None = None,
+) -> tuple[np.ndarray, float, float]:
     """``(coef, intercept, alpha)`` of a registry model at ``alpha`` or by ``selection``.
 
     ``selection`` ``'min'`` or ``'1se'`` picks ``alpha_min`` or ``alpha_1se`` of the
-    stored CV path; ``alpha`` must be a grid point of it (within a relative
-    1e-5, so a value copied from ``dreg show`` works): model.json holds the
-    path, not the statistics an exact refit between grid points needs.
-    Neither: the model's own coefficients.
+    stored CV path.  An ``alpha`` within a relative 1e-5 of a grid point (so a
+    value copied from ``dreg show`` works) is that grid model; any other alpha
+    needs ``refit`` (the exact refit from the version's ``stats.npz``, least
+    squares), else it is refused.  Neither: the model's own coefficients.
     """
     if alpha is None and selection is None:
         return model.coef, model.intercept, model.alpha
@@ -1074,6 +1102,9 @@ def path_model(model: ModelRecord, alpha: float | None, selection: str | None) -
         if not np.isfinite(a) or a < 0:
             raise ConfigError(f"--alpha must be finite and >= 0, got {alpha!r}")
         near = np.flatnonzero(np.abs(grid - a) <= 1e-5 * grid)
+        if near.size == 0 and refit is not None:
+            c, b = refit(a)
+            return c, b, a
         if near.size == 0:
             above, below = grid[grid > a], grid[grid < a]
             where = (
@@ -1082,9 +1113,9 @@ def path_model(model: ModelRecord, alpha: float | None, selection: str | None) -
                 else f"outside the grid [{grid.min():.6g}, {grid.max():.6g}]"
             )
             raise ConfigError(
-                f"--alpha {a:g} is {where} of the stored path: a registry model holds the path, not the "
-                "statistics an exact refit needs; use a grid alpha (dreg show --json lists them), or "
-                "refit with alphas: [...] including it"
+                f"--alpha {a:g} is {where} of the stored path, and this version holds no statistics "
+                "(stats.npz, written for least-squares models) for an exact refit there; use a grid alpha "
+                "(dreg show --json lists them), or refit with alphas: [...] including it"
             )
         k = int(near[np.argmin(np.abs(grid[near] - a))])
     return coefs[k].copy(), float(icpts[k]), float(grid[k])
@@ -1121,7 +1152,15 @@ def run_predict(
     ref, model, _ = read_record(model_ref, storage_options)
     glm = {} if model.family == "gaussian" else {"family": model.family, "classes": model.classes}
     features = model.features
-    coef, intercept, used_alpha = path_model(model, alpha, selection)
+    refit = None
+    if alpha is not None and model.family == "gaussian":
+        # between grid points: the exact refit from the version's statistics, when it holds them
+        from dreg.job.registry import load_model
+
+        est = load_model(f"{ref.registry}/{ref.name}/{ref.version}", storage_options)
+        if getattr(est, "_refit_", None) is not None:
+            refit = est._model_at
+    coef, intercept, used_alpha = path_model(model, alpha, selection, refit)
     if alpha is not None or selection is not None:
         log(f"dreg: scoring with the path's model at alpha {used_alpha:.6g} (the model's own: {model.alpha:.6g})")
     lake = open_lake(data, storage_options, glob=glob)

@@ -32,6 +32,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from dreg.job.errors import RegistryError
 from dreg.job.record import Event, MetricsRecord, ModelRecord
 from dreg.job.storage import atomic_write, fsync_dir, is_local, url_to_fs, write_local
@@ -47,7 +49,9 @@ __all__ = [
     "ModelRef",
     "RegistryError",
     "list_versions",
+    "fit_stats_bytes",
     "load_model",
+    "read_fit_stats",
     "parse_ref",
     "read_model",
     "read_record",
@@ -55,7 +59,7 @@ __all__ = [
 ]
 
 _VERSION_RE = re.compile(r"^\d{8}T\d{6}\d{6}Z$")
-ORDER = ("report.html", "metrics.json", "model.json")
+ORDER = ("stats.npz", "report.html", "metrics.json", "model.json")
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ def new_version(now: _dt.datetime | None = None) -> str:
 def write_version(
     registry: str,
     name: str,
-    files: dict[str, str],
+    files: dict[str, str | bytes],
     *,
     storage_options: dict[str, Any] | None = None,
     version: str | None = None,
@@ -445,8 +449,53 @@ def history(registry: str, name: str, storage_options: dict[str, Any] | None = N
 
 
 def load_model(ref: str, storage_options: dict[str, Any] | None = None):
-    """A fitted estimator rebuilt from ``REGISTRY/NAME[/VERSION]`` (JSON only)."""
+    """A fitted estimator rebuilt from ``REGISTRY/NAME[/VERSION]`` (JSON and npz only).
+
+    A least-squares CV model also gets the statistics of its fit when the version
+    holds them (``stats.npz``), so ``coef_at`` / ``predict(X, alpha=)`` refit
+    exactly between grid points.
+    """
     from dreg.estimators.serialize import estimator_from_dict
 
-    _, model, _ = read_record(ref, storage_options)
-    return estimator_from_dict(model.fit)
+    r, model, _ = read_record(ref, storage_options)
+    est = estimator_from_dict(model.fit)
+    if hasattr(est, "restore_refit"):
+        stats = read_fit_stats(r, storage_options)
+        if stats is not None:
+            est.restore_refit(stats)
+    return est
+
+
+STATS_FILE = "stats.npz"
+
+
+def fit_stats_bytes(stats: Any) -> bytes:
+    """``stats.npz``: the statistics of every row of a fit (one label), plain arrays."""
+    import io
+
+    from dreg.core.stats import collapse
+
+    buf = io.BytesIO()
+    np.savez(buf, **collapse(stats).to_arrays())
+    return buf.getvalue()
+
+
+def read_fit_stats(ref: ModelRef, storage_options: dict[str, Any] | None = None) -> Any:
+    """The version's ``stats.npz`` as :class:`~dreg.core.stats.SufficientStats`, or None if it has none."""
+    import io
+
+    from dreg.core.stats import SufficientStats
+
+    fs, root = url_to_fs(ref.registry, storage_options)
+    path = posixpath.join(root.rstrip("/"), ref.name, str(ref.version), STATS_FILE)
+    try:
+        raw = fs.cat_file(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise RegistryError(f"cannot read {path}: {exc}") from None
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+            return SufficientStats.from_arrays({k: z[k] for k in z.files})
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        raise RegistryError(f"{path} is not a dreg statistics file: {exc}") from None

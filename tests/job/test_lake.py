@@ -676,8 +676,19 @@ def test_predict_at_another_alpha_of_the_stored_path(lake: Path, address: str, f
     coef, b, a = path_model(model, float(f"{est.alphas_[4]:.6g}"), None)
     np.testing.assert_array_equal(coef, est.coef_path_[4])
     assert a == est.alphas_[4]
-    with pytest.raises(ConfigError, match="between grid points .* not the statistics an exact refit needs"):
-        path_model(model, float(np.sqrt(est.alphas_[4] * est.alphas_[5])), None)
+    mid = float(np.sqrt(est.alphas_[4] * est.alphas_[5]))
+    with pytest.raises(ConfigError, match="between grid points .* holds no statistics"):
+        path_model(model, mid, None)  # no refit given
+    # the version holds the fit's statistics: a loaded model refits exactly between grid points
+    from dreg.job.registry import load_model, read_fit_stats
+
+    ref, _, _ = read_record(f"{cfg.output.registry}/m")
+    assert read_fit_stats(ref).n_labels == 1
+    loaded = load_model(f"{cfg.output.registry}/m")
+    np.testing.assert_allclose(loaded.coef_at(mid), est.coef_at(mid), rtol=1e-10, atol=1e-12)
+    coef, b, a = path_model(model, mid, None, loaded._model_at)
+    np.testing.assert_allclose(coef, est.coef_at(mid), rtol=1e-10, atol=1e-12)
+    assert a == mid and b == pytest.approx(est.intercept_at(mid), rel=1e-10)
     with pytest.raises(ConfigError, match="outside the grid"):
         path_model(model, 10 * float(est.alphas_[0]), None)
     with pytest.raises(ConfigError, match="not both"):
@@ -693,3 +704,11 @@ def test_predict_at_another_alpha_of_the_stored_path(lake: Path, address: str, f
         got.column("prediction").to_numpy(), X @ est.coef_path_[k1] + est.intercept_path_[k1], rtol=1e-12
     )
     assert float(got.schema.metadata[b"dreg.alpha"]) == est.alpha_1se_
+    # --alpha between grid points: the exact refit from the version's stats.npz
+    run_predict(f"{cfg.output.registry}/m", str(lake), str(tmp_path / "mid"), alpha=mid, scheduler=address,
+                log=lambda s: None)
+    got = pq.read_table(tmp_path / "mid" / first.relpath)
+    np.testing.assert_allclose(
+        got.column("prediction").to_numpy(), X @ est.coef_at(mid) + est.intercept_at(mid), rtol=1e-9
+    )
+    assert float(got.schema.metadata[b"dreg.alpha"]) == mid

@@ -271,6 +271,7 @@ def test_run_fit_model_json_contents(tmp_path: Path, rng: np.random.Generator) -
             "metrics.json",
             "model.json",
             "report.html",
+            "stats.npz",  # least squares: the fit's statistics (any alpha of the path), plain arrays
         ]
 
     model = json.loads((base / out.ref.version / "model.json").read_text())

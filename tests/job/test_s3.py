@@ -146,7 +146,7 @@ def test_s3_registry_layout_and_load_model(s3, s3_fit, storage_options: dict) ->
     cfg, out = s3_fit
     v = out.ref.version
     assert keys(s3, "registry/") == sorted(
-        [f"registry/m/{v}/{n}" for n in ("metrics.json", "model.json", "report.html")]
+        [f"registry/m/{v}/{n}" for n in ("metrics.json", "model.json", "report.html", "stats.npz")]
         + ["registry/m/latest"]
     )
     latest = s3.get_object(Bucket=BUCKET, Key="registry/m/latest")["Body"].read().decode()

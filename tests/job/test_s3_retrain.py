@@ -281,4 +281,5 @@ def test_dreg_predict_from_and_to_s3_with_lineage(
             "dreg.model_registry": f"s3://{BUCKET}/registry",
             "dreg.input": f"s3://{BUCKET}/scoring/{f.relpath}",
             "dreg.version": dreg.__version__,
+            "dreg.alpha": repr(out.estimator.chosen_alpha_),
         }
