@@ -188,6 +188,11 @@ def test_if_changed_skips_unchanged_data_and_config_without_a_cluster(
 ) -> None:
     registry = tmp_path / "registry"
     cfg = config(tmp_path, lake, registry, promotion={"enabled": False})
+    # a run that does contact the dead scheduler gives up after 3 s, not the default 30 s
+    # (the cluster section is not part of what --if-changed compares)
+    doc = yaml.safe_load(cfg.read_text())
+    doc["cluster"]["connect_timeout"] = 3
+    write_config(cfg, doc)
     assert fit(cfg, address, "--if-changed").returncode == 0  # nothing to compare with: fits
     state = registry_state(registry, "m")
     # unchanged: decided before any cluster is contacted (the scheduler address is dead)
