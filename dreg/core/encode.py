@@ -42,7 +42,7 @@ Everything here is pure numpy: no Dask, pandas or pyarrow import.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Real
 from types import MappingProxyType
 from typing import Any
@@ -129,21 +129,8 @@ def map_features(stats: SufficientStats, A: ArrayLike) -> SufficientStats:
     xx = A.T @ (stats.xx @ A)
     xx = 0.5 * (xx + np.swapaxes(xx, 1, 2))
     nonfinite_x = (A != 0).astype(np.int64).T @ np.asarray(stats.nonfinite_x, dtype=np.int64)
-    return SufficientStats(
-        labels=stats.labels.copy(),
-        count=stats.count.copy(),
-        weight_sum=stats.weight_sum.copy(),
-        x_mean=stats.x_mean @ A,
-        y_mean=stats.y_mean.copy(),
-        xx=xx,
-        xy=stats.xy @ A,
-        yy=stats.yy.copy(),
-        nonfinite_x=nonfinite_x,
-        nonfinite_y=stats.nonfinite_y,
-        nonfinite_w=stats.nonfinite_w,
-        negative_w=stats.negative_w,
-        n_blocks=stats.n_blocks,
-    )
+    # the per-label counts, y moments and counters are unchanged (read-only arrays, shared)
+    return replace(stats, x_mean=stats.x_mean @ A, xx=xx, xy=stats.xy @ A, nonfinite_x=nonfinite_x)
 
 
 def embed_features(stats: SufficientStats, positions: ArrayLike, n_out: int) -> SufficientStats:
@@ -203,21 +190,7 @@ def embed_features(stats: SufficientStats, positions: ArrayLike, n_out: int) -> 
     xy[:, pos] = stats.xy
     nonfinite_x = np.zeros(n_out, dtype=np.int64)
     nonfinite_x[pos] = stats.nonfinite_x
-    return SufficientStats(
-        labels=stats.labels.copy(),
-        count=stats.count.copy(),
-        weight_sum=stats.weight_sum.copy(),
-        x_mean=x_mean,
-        y_mean=stats.y_mean.copy(),
-        xx=xx,
-        xy=xy,
-        yy=stats.yy.copy(),
-        nonfinite_x=nonfinite_x,
-        nonfinite_y=stats.nonfinite_y,
-        nonfinite_w=stats.nonfinite_w,
-        negative_w=stats.negative_w,
-        n_blocks=stats.n_blocks,
-    )
+    return replace(stats, x_mean=x_mean, xx=xx, xy=xy, nonfinite_x=nonfinite_x)
 
 
 # --------------------------------------------------------------------------- categorical levels

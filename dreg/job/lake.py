@@ -267,7 +267,7 @@ def open_lake(
         raise DataError(f"cannot list lake {path!r}: {exc}") from None
     files = []
     ignored = []
-    single = len(listing) == 1 and base != root
+    single = base != root  # the path names one file
     for p in sorted(listing):
         info = listing[p]
         if info.get("type", "file") != "file":

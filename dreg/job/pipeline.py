@@ -1070,7 +1070,7 @@ def path_model(
     model: ModelRecord,
     alpha: float | None,
     selection: str | None,
-    refit: Callable[[float], tuple[np.ndarray, float]] | None = None,
+    refit: Callable[[float], tuple[np.ndarray, float] | None] | None = None,
 ) -> tuple[np.ndarray, float, float]:
     """``(coef, intercept, alpha)`` of a registry model at ``alpha`` or by ``selection``.
 
@@ -1078,7 +1078,7 @@ def path_model(
     stored CV path.  An ``alpha`` within a relative 1e-5 of a grid point (so a
     value copied from ``dreg show`` works) is that grid model; any other alpha
     needs ``refit`` (the exact refit from the version's ``stats.npz``, least
-    squares), else it is refused.  Neither: the model's own coefficients.
+    squares; it returns None when the version has none), else it is refused.  Neither: the model's own coefficients.
     """
     if alpha is None and selection is None:
         return model.coef, model.intercept, model.alpha
@@ -1102,9 +1102,9 @@ def path_model(
         if not np.isfinite(a) or a < 0:
             raise ConfigError(f"--alpha must be finite and >= 0, got {alpha!r}")
         near = np.flatnonzero(np.abs(grid - a) <= 1e-5 * grid)
-        if near.size == 0 and refit is not None:
-            c, b = refit(a)
-            return c, b, a
+        off_grid = refit(a) if near.size == 0 and refit is not None else None
+        if off_grid is not None:
+            return off_grid[0], off_grid[1], a
         if near.size == 0:
             above, below = grid[grid > a], grid[grid < a]
             where = (
@@ -1152,14 +1152,19 @@ def run_predict(
     ref, model, _ = read_record(model_ref, storage_options)
     glm = {} if model.family == "gaussian" else {"family": model.family, "classes": model.classes}
     features = model.features
-    refit = None
-    if alpha is not None and model.family == "gaussian":
-        # between grid points: the exact refit from the version's statistics, when it holds them
-        from dreg.job.registry import load_model
 
-        est = load_model(f"{ref.registry}/{ref.name}/{ref.version}", storage_options)
-        if getattr(est, "_refit_", None) is not None:
-            refit = est._model_at
+    def refit(a: float) -> tuple[np.ndarray, float] | None:
+        """Between grid points: the exact refit from the version's statistics (read only now)."""
+        from dreg.estimators.serialize import estimator_from_dict
+        from dreg.job.registry import read_fit_stats
+
+        est = estimator_from_dict(model.fit)
+        stats = read_fit_stats(ref, storage_options) if hasattr(est, "restore_refit") else None
+        if stats is None:
+            return None
+        est.restore_refit(stats)
+        return est._model_at(a)  # coef_at + intercept_at in one solve
+
     coef, intercept, used_alpha = path_model(model, alpha, selection, refit)
     if alpha is not None or selection is not None:
         log(f"dreg: scoring with the path's model at alpha {used_alpha:.6g} (the model's own: {model.alpha:.6g})")
