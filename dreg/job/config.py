@@ -83,6 +83,47 @@ class DataConfig(_Strict):
     glob: str = "*.parquet"
     # binomial/Poisson: how the passes after the statistics pass reach the rows (dreg.job.glm_scan)
     passes: Literal["auto", "persist", "reread"] = "auto"
+    # table formats (dreg.job.tables): "auto" reads a Delta table when `path` holds _delta_log/,
+    # else a plain Parquet lake; "iceberg" reads `path` = namespace.table from `catalog`
+    format: Literal["auto", "parquet", "delta", "iceberg"] = "auto"
+    # Delta time travel: the table at this log version, or as of this ISO 8601 time (exclusive)
+    version: Annotated[int, Field(ge=0)] | None = None
+    timestamp: str | None = None
+    # Iceberg: the snapshot to read (default: the current one), and the catalog's properties
+    # for pyiceberg's load_catalog ({name: local, type: sql, uri: ..., warehouse: ...})
+    snapshot_id: int | None = None
+    catalog: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _table_keys(self) -> DataConfig:
+        if self.version is not None and self.timestamp is not None:
+            raise ValueError("give version or timestamp, not both (both choose the Delta table's version)")
+        for key in ("version", "timestamp"):
+            if getattr(self, key) is not None and self.format not in ("auto", "delta"):
+                raise ValueError(f"{key} is Delta time travel: it needs format delta (or auto), not {self.format!r}")
+        if self.timestamp is not None:
+            try:
+                import datetime
+
+                datetime.datetime.fromisoformat(self.timestamp)
+            except ValueError:
+                raise ValueError(
+                    f"timestamp {self.timestamp!r} is not an ISO 8601 time (e.g. 2026-11-01T12:00:00Z)"
+                ) from None
+        for key in ("snapshot_id", "catalog"):
+            if getattr(self, key) is not None and self.format != "iceberg":
+                raise ValueError(f"{key} is for Iceberg tables: it needs format iceberg, not {self.format!r}")
+        if self.format == "iceberg":
+            if not self.catalog:
+                raise ValueError(
+                    "format iceberg needs catalog, the properties of pyiceberg's load_catalog "
+                    "(e.g. {name: local, type: sql, uri: 'sqlite:///...', warehouse: 'file:///...'})"
+                )
+            if "." not in self.path:
+                raise ValueError(f"path of an Iceberg table is its identifier 'namespace.table', got {self.path!r}")
+        if self.format in ("delta", "iceberg") and self.glob != "*.parquet":
+            raise ValueError(f"glob is for plain Parquet lakes; a {self.format} table's files come from its metadata")
+        return self
 
     @field_validator("filters", mode="before")
     @classmethod

@@ -592,7 +592,9 @@ class _Scan:
 def _plan(cfg: Config, log: Log) -> _Plan:
     """List the lake (filters and window prune files), pick the features and the cache."""
     d = cfg.data
-    lake = open_lake(d.path, d.storage_options, d.filters, d.window, d.glob)
+    from dreg.job.tables import open_data  # plain lakes, Delta and Iceberg tables (data.format)
+
+    lake = open_data(d)
     if not lake.files:
         raise DataError(f"lake {d.path!r}: every file was pruned by the filters")
     check_columns(lake, d.features, d.target, d.weight, d.fold_column)
@@ -1168,7 +1170,9 @@ def run_predict(
     coef, intercept, used_alpha = path_model(model, alpha, selection, refit)
     if alpha is not None or selection is not None:
         log(f"dreg: scoring with the path's model at alpha {used_alpha:.6g} (the model's own: {model.alpha:.6g})")
-    lake = open_lake(data, storage_options, glob=glob)
+    from dreg.job.tables import open_table  # a Delta table (_delta_log/) scores its live files only
+
+    lake = open_table(data, "auto", storage_options, glob=glob)
     keep = list(keep or [])
     cluster_cfg = cluster_cfg or ClusterConfig()
     log(f"dreg: scoring {len(lake.files)} file(s) of {data} with {ref.name}/{ref.version}")
