@@ -329,7 +329,9 @@ def _delta_files(
             table = DeltaTable(path, version=version, storage_options=dso)
         version_read = table.version()
         actions = pa.table(table.get_add_actions(flatten=False))
-        part_cols = tuple(table.metadata().partition_columns)
+        meta = table.metadata()
+        part_cols = tuple(meta.partition_columns)
+        mapping = str((meta.configuration or {}).get("delta.columnMapping.mode", "none")).lower()
         proto = table.protocol()
     except TableNotFoundError:
         raise DataError(f"Delta table {path!r}: no Delta table there ({DELTA_LOG}/ holds no commits)") from None
@@ -353,11 +355,10 @@ def _delta_files(
                 "(e.g. OPTIMIZE / REORG TABLE ... APPLY (PURGE) in Spark or Databricks, "
                 "or disable delta.enableDeletionVectors and rewrite the affected partitions)"
             )
-    unsupported = features - {"deletionVectors", "timestampNtz", "v2Checkpoint", "vacuumProtocolCheck", "variantType"}
-    if "columnMapping" in unsupported:
+    if mapping != "none" or "columnMapping" in features:
         raise DataError(
-            f"Delta table {url}: uses the reader feature 'columnMapping' (its Parquet column names are "
-            "not the table's); dreg cannot read such tables"
+            f"Delta table {url}: uses column mapping (delta.columnMapping.mode: {mapping}), so its Parquet "
+            "column names are not the table's; dreg reads Parquet columns by name and cannot read it"
         )
     rows = actions.to_pylist()
     if not rows:
@@ -378,9 +379,7 @@ def _delta_files(
                 path=full,
                 relpath=rel,
                 size=int(a["size_bytes"]),
-                mtime=(
-                    _dt.datetime.fromtimestamp(mtime / 1000, tz=_dt.UTC).isoformat() if mtime is not None else None
-                ),
+                mtime=(_dt.datetime.fromtimestamp(mtime / 1000, tz=_dt.UTC).isoformat() if mtime is not None else None),
                 etag=None,
                 partitions=tuple((c, partition_string(part.get(c))) for c in part_cols),
             )
@@ -405,7 +404,9 @@ def _iceberg_files(
     except ImportError:
         raise _missing("pyiceberg", "iceberg", "iceberg") from None
     if not catalog:
-        raise ConfigError("data.format: iceberg needs data.catalog, the catalog's properties for pyiceberg's load_catalog")
+        raise ConfigError(
+            "data.format: iceberg needs data.catalog, the catalog's properties for pyiceberg's load_catalog"
+        )
     # "/work/jobs/ns.table" is "ns.table" resolved against the configuration's folder
     ident = posixpath.basename(path.rstrip("/")) if "/" in path else path
     if "." not in ident:
@@ -438,7 +439,9 @@ def _iceberg_files(
     try:
         tasks = list(table.scan(snapshot_id=snap.snapshot_id).plan_files())
     except Exception as exc:
-        raise DataError(f"{label}: cannot plan the scan of snapshot {snap.snapshot_id} ({type(exc).__name__}: {exc})") from None
+        raise DataError(
+            f"{label}: cannot plan the scan of snapshot {snap.snapshot_id} ({type(exc).__name__}: {exc})"
+        ) from None
     _refuse_iceberg_deletes(tasks, label, snap.snapshot_id)
     if not tasks:
         raise DataError(f"{label}, snapshot {snap.snapshot_id}: no data files")
@@ -492,7 +495,9 @@ def _refuse_iceberg_deletes(tasks: Sequence[Any], label: str, snapshot_id: int) 
     deletes = {d.file_path: d for t in tasks for d in (t.delete_files or ())}
     if not deletes:
         return
-    kinds = sorted({"equality" if d.content == DataFileContent.EQUALITY_DELETES else "position" for d in deletes.values()})
+    kinds = sorted(
+        {"equality" if d.content == DataFileContent.EQUALITY_DELETES else "position" for d in deletes.values()}
+    )
     affected = sum(1 for t in tasks if t.delete_files)
     raise DataError(
         f"{label}, snapshot {snapshot_id}: {len(deletes)} row-level delete file(s) "

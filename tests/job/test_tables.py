@@ -333,7 +333,12 @@ def iceberg(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from pyiceberg.catalog import load_catalog
 
     root = tmp_path_factory.mktemp("iceberg")
-    props = {"name": "local", "type": "sql", "uri": f"sqlite:///{root / 'catalog.db'}", "warehouse": f"file://{root / 'wh'}"}
+    props = {
+        "name": "local",
+        "type": "sql",
+        "uri": f"sqlite:///{root / 'catalog.db'}",
+        "warehouse": f"file://{root / 'wh'}",
+    }
     cat = load_catalog(props["name"], **{k: v for k, v in props.items() if k != "name"})
     cat.create_namespace("sales")
     rng = np.random.default_rng(11)
@@ -364,7 +369,9 @@ def test_iceberg_lists_the_snapshots_data_files(iceberg: dict[str, Any]) -> None
 
 
 @pytest.mark.cluster
-def test_iceberg_fits_on_the_current_and_an_older_snapshot(iceberg: dict[str, Any], address: str, tmp_path: Path) -> None:
+def test_iceberg_fits_on_the_current_and_an_older_snapshot(
+    iceberg: dict[str, Any], address: str, tmp_path: Path
+) -> None:
     table, snaps = iceberg["table"], iceberg["snapshots"]
     data = {"path": "sales.orders", "format": "iceberg", "catalog": iceberg["catalog"]}
     current = fit(config(data, tmp_path / "registry", name="now"), address)
@@ -392,7 +399,9 @@ def test_iceberg_row_level_deletes_are_refused(iceberg: dict[str, Any]) -> None:
         for c in (DataFileContent.POSITION_DELETES, DataFileContent.EQUALITY_DELETES)
     }
     with pytest.raises(DataError) as err:
-        _refuse_iceberg_deletes([FileScanTask(data_file, delete_files=deletes), *tasks[1:]], "Iceberg table 'sales.orders'", 7)
+        _refuse_iceberg_deletes(
+            [FileScanTask(data_file, delete_files=deletes), *tasks[1:]], "Iceberg table 'sales.orders'", 7
+        )
     msg = str(err.value)
     assert msg.startswith("Iceberg table 'sales.orders', snapshot 7: 2 row-level delete file(s)")
     assert "equality and position deletes" in msg and "apply to 1 data file(s)" in msg
@@ -406,7 +415,10 @@ def test_iceberg_row_level_deletes_are_refused(iceberg: dict[str, Any]) -> None:
     [
         ({"version": 1, "timestamp": "2026-11-01T00:00:00Z"}, "give version or timestamp, not both"),
         ({"format": "parquet", "version": 1}, "version is Delta time travel: it needs format delta"),
-        ({"format": "iceberg", "timestamp": "2026-11-01", "catalog": {"type": "sql"}, "path": "a.b"}, "timestamp is Delta time travel"),
+        (
+            {"format": "iceberg", "timestamp": "2026-11-01", "catalog": {"type": "sql"}, "path": "a.b"},
+            "timestamp is Delta time travel",
+        ),
         ({"timestamp": "last tuesday"}, "timestamp 'last tuesday' is not an ISO 8601 time"),
         ({"version": -1}, "'data.version'"),
         ({"snapshot_id": 5}, "snapshot_id is for Iceberg tables"),
