@@ -68,6 +68,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dreg.core.design import DesignStats
 from dreg.core.stats import SufficientStats
 from dreg.job.lake import FilePart, LakeFile, ReadSpec, read_file_stats
 from dreg.job.record import FileAccount
@@ -187,6 +188,11 @@ def stats_key(spec: ReadSpec) -> str:
         "random_state": spec.random_state if spec.fold_column is None else None,
         "on_invalid_rows": spec.on_invalid_rows,
     }
+    if spec.encoded is not None:
+        # which columns are categorical or imputed changes the pass design; the imputation
+        # rule, the indicators and the lumping do not (they act on the merged statistics)
+        payload["categorical"] = spec.encoded.categorical
+        payload["imputed"] = spec.encoded.imputed
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -230,7 +236,7 @@ class StatsCache:
 
 def _save(part: FilePart, url: str, storage_options: dict[str, Any]) -> None:
     fs, path = url_to_fs(url, storage_options)
-    arrays = part.stats.to_arrays()
+    arrays = part.design.to_arrays() if part.design is not None else part.stats.to_arrays()
     arrays["files"] = np.array(json.dumps([f.to_json() for f in part.files]))
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -248,6 +254,9 @@ def _load(url: str, storage_options: dict[str, Any]) -> FilePart | None:
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         files = tuple(FileAccount.from_json(d) for d in json.loads(str(arrays.pop("files"))))
+        if "design_levels" in arrays:
+            design = DesignStats.from_arrays(arrays)
+            return FilePart(stats=design.stats, files=files, design=design)
         return FilePart(stats=SufficientStats.from_arrays(arrays), files=files)
     # FileNotFoundError is an OSError, JSONDecodeError a ValueError; a truncated entry fails
     # in zipfile (BadZipFile, EOFError), a bare .npy in the `with` (TypeError)
@@ -277,12 +286,13 @@ def cached_file_stats(
         hit = _load(entry, so)
         if (
             hit is not None
-            and hit.stats.n_features == len(spec.features)
+            and (hit.design is not None) == (spec.encoded is not None)
+            and (hit.design is not None or hit.stats.n_features == len(spec.features))
             and hit.files
             and all(info.footer == footer for info in hit.files)
         ):
             files = tuple(replace(info, from_cache=True) for info in hit.files)
-            return FilePart(stats=hit.stats, files=files)
+            return FilePart(stats=hit.stats, files=files, design=hit.design)
     metadata = None if tail is None else tail.metadata()
     content = tail.data if metadata is not None and tail.whole else None
     part = read_file_stats(f, spec, url, metadata=metadata, content=content)
@@ -295,4 +305,4 @@ def cached_file_stats(
         except OSError:
             wrote = False
     files = tuple(replace(info, from_cache=False, cached=wrote) for info in part.files)
-    return FilePart(stats=part.stats, files=files)
+    return FilePart(stats=part.stats, files=files, design=part.design)

@@ -82,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
         "--selection", choices=["min", "1se"], help="score with the path's model at alpha_min or alpha_1se"
     )
     pr.add_argument(
+        "--on-unseen",
+        choices=["zero", "error"],
+        default="zero",
+        help="a categorical level the model does not know: all-zero dummies, counted per column and level "
+        "(zero, the default), or exit 3 naming the file, column and level (error)",
+    )
+    pr.add_argument(
         "--glob",
         default="*.parquet",
         metavar="PATTERN",
@@ -288,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 glob=args.glob,
                 alpha=args.alpha,
                 selection=args.selection,
+                on_unseen=args.on_unseen,
                 cluster_cfg=ClusterConfig(n_workers=args.n_workers),
                 scheduler=args.scheduler,
                 scheduler_file=args.scheduler_file,

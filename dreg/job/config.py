@@ -7,6 +7,8 @@ examples.
 
 from __future__ import annotations
 
+import math
+
 import os
 import re
 from pathlib import Path
@@ -81,6 +83,16 @@ class DataConfig(_Strict):
     # which files under `path` are the lake's (matched against the file name, or with a "/"
     # against the path relative to `path`; "**" for any depth)
     glob: str = "*.parquet"
+    # categorical features: string, dictionary and bool columns are categorical; these integer
+    # columns are too (one 0/1 column per level, null a level of its own)
+    categorical: list[str] = Field(default_factory=list)
+    # levels seen in fewer rows than this (over the rows of the fit) are lumped into "<other>"
+    min_level_count: int = Field(default=0, ge=0)
+    # missing numeric values (null or NaN): "mean", "zero" or a number for every numeric feature,
+    # or a mapping {column: mean | zero | number}; without it a missing value is an invalid row
+    impute: Literal["mean", "zero"] | float | dict[str, Literal["mean", "zero"] | float] | None = None
+    # a 0/1 "<column>=<null>" feature per imputed column that had missing values
+    missing_indicator: bool = False
     # binomial/Poisson: how the passes after the statistics pass reach the rows (dreg.job.glm_scan)
     passes: Literal["auto", "persist", "reread"] = "auto"
     # table formats (dreg.job.tables): "auto" reads a Delta table when `path` holds _delta_log/,
@@ -144,6 +156,23 @@ class DataConfig(_Strict):
             raise ValueError(f"exclude lists {dup} more than once")
         if self.features is not None and self.exclude:
             raise ValueError("give features or exclude, not both (exclude filters the inferred features)")
+        dup = sorted({c for c in self.categorical if self.categorical.count(c) > 1})
+        if dup:
+            raise ValueError(f"categorical lists {dup} more than once")
+        clash = sorted(set(self.categorical) & set(special))
+        if clash:
+            raise ValueError(f"categorical must not include the target, weight or fold column: {clash}")
+        if isinstance(self.impute, dict):
+            clash = sorted(set(self.impute) & set(self.categorical))
+            if clash:
+                raise ValueError(f"impute names categorical column(s) {clash}: a null is a level of its own there")
+            clash = sorted(set(self.impute) & set(special))
+            if clash:
+                raise ValueError(f"impute must not name the target, weight or fold column: {clash}")
+        if isinstance(self.impute, float) and not math.isfinite(self.impute):
+            raise ValueError(f"impute must be 'mean', 'zero' or a finite number, got {self.impute}")
+        if self.missing_indicator and self.impute is None:
+            raise ValueError("missing_indicator needs impute (the indicators mark the imputed values)")
         if self.features is not None:
             if not self.features:
                 raise ValueError("features must not be empty (omit it to use every numeric column)")
@@ -153,6 +182,11 @@ class DataConfig(_Strict):
             clash = sorted(set(self.features) & set(special))
             if clash:
                 raise ValueError(f"features must not include the target, weight or fold column: {clash}")
+            for key, names in (("categorical", self.categorical), ("impute", self.impute)):
+                if isinstance(names, (list, dict)):
+                    absent = sorted(set(names) - set(self.features))
+                    if absent:
+                        raise ValueError(f"{key} names column(s) {absent} that are not in features")
         return self
 
 

@@ -57,7 +57,7 @@ def load_block(f: LakeFile, spec: ReadSpec, url: str) -> tuple[np.ndarray, np.nd
         if w is not None:
             ws.append(np.asarray(w, dtype=np.float64))
         fs.append(np.zeros(len(y), dtype=np.int64) if folds is None else np.asarray(folds, dtype=np.int64))
-    p = len(spec.features)
+    p = len(spec.encoding.feature_names) if spec.encoded is not None and spec.encoding is not None else len(spec.features)
     X = np.ascontiguousarray(np.concatenate(Xs)) if Xs else np.zeros((0, p))
     y = np.concatenate(ys) if ys else np.zeros(0)
     w = (np.concatenate(ws) if ws else np.zeros(0)) if spec.weight else None

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dreg.core._util import integer_labels, nonfinite_rows
+from dreg.core.design import DesignSpec, DesignStats, block_design_stats, empty_design, merge_design
 from dreg.core.folds import fold_ids, stream_key
 from dreg.core.stats import SufficientStats, column_block_stats, empty_stats, merge
 from dreg.job.errors import DataError
@@ -130,6 +131,16 @@ class ReadSpec:
     n_folds: int | None = None
     random_state: int = 0
     on_invalid_rows: str = "error"
+    # categorical columns and imputed numeric columns (None: every feature is numeric, nothing imputed)
+    design: DesignSpec | None = None
+    # the model's encoding (levels, imputation values), for passes that read encoded rows after
+    # the statistics pass (binomial/Poisson: read_file_arrays)
+    encoding: Any = None
+
+    @property
+    def encoded(self) -> DesignSpec | None:
+        """The design spec when some column is categorical or imputed, else None."""
+        return None if self.design is None or self.design.plain else self.design
 
     @property
     def columns(self) -> list[str]:
@@ -152,6 +163,10 @@ class FilePart:
     # the statistics of the files merged here that the champion never trained on (None: no
     # such file, or nobody asked): :func:`dreg.job.scan.lake_graph` with ``trained_on``
     new_stats: SufficientStats | None = None
+    # with categorical or imputed columns (ReadSpec.encoded): the statistics of the pass design
+    # with its levels and fills (``stats`` is then ``design.stats``), and those of the new files
+    design: DesignStats | None = None
+    new_design: DesignStats | None = None
 
     def raise_errors(self) -> None:
         """Raise :class:`DataError` for the first file that failed, naming how many did."""
@@ -350,8 +365,20 @@ def _numeric(t: pa.DataType) -> bool:
 ROW_KEY_MIN_ROWS = 10
 
 
+def _categorical_only(t: pa.DataType) -> bool:
+    """String, dictionary and bool columns: categorical without being declared."""
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t) or pa.types.is_boolean(t)
+
+
 def _row_key_reason(col: pa.ChunkedArray) -> str | None:
-    """Why an integer column looks like a row key (unique or monotonic values), or None."""
+    """Why an integer or string column looks like a row key (unique, or monotonic integer values), or None."""
+    if _categorical_only(col.type):
+        if pa.types.is_boolean(col.type):
+            return None
+        values = pc.drop_null(col)
+        if len(values) >= ROW_KEY_MIN_ROWS and len(pc.unique(values)) == len(values):
+            return "unique string values"
+        return None
     values = np.asarray(pc.drop_null(col).to_numpy(zero_copy_only=False))
     if values.size < ROW_KEY_MIN_ROWS:
         return None
@@ -411,11 +438,13 @@ def infer_feature_columns(
                 skipped[name] = roles[name]
             elif name in exclude:
                 skipped[name] = "excluded (data.exclude)"
-            elif not _numeric(t):
-                skipped[name] = f"non-numeric ({t})"
-            else:
+            elif _categorical_only(t) or _numeric(t):
                 candidates.append(name)
-        ints = [c for c in candidates if pa.types.is_integer(schema.field(c).type)]
+            else:
+                skipped[name] = f"unsupported type ({t})"
+        ints = [
+            c for c in candidates if pa.types.is_integer(schema.field(c).type) or _categorical_only(schema.field(c).type)
+        ]
         row_keys: dict[str, str] = {}
         if ints and pf.metadata.num_rows >= ROW_KEY_MIN_ROWS:
             try:
@@ -429,7 +458,7 @@ def infer_feature_columns(
                     skipped[c] = f"row key ({reason})"
         feats = [c for c in candidates if c not in row_keys]
         if not feats:
-            raise DataError(f"{url}: no numeric feature columns besides {sorted(skipped)}")
+            raise DataError(f"{url}: no numeric or categorical feature columns besides {sorted(skipped)}")
         return feats, skipped, row_keys
     raise DataError(f"lake {lake.url!r} holds no files after filtering")
 
@@ -440,6 +469,7 @@ def check_columns(
     target: str,
     weight: str | None = None,
     fold_column: str | None = None,
+    categorical: Sequence[str] = (),
 ) -> None:
     """Check the configured columns against the first file's schema, before any cluster starts.
 
@@ -463,6 +493,10 @@ def check_columns(
     for col, key in wanted:
         if col in names:
             t = schema.field(col).type
+            if key == "data.features" and (_categorical_only(t) or col in categorical):
+                if not categorical_type(t):
+                    problems.append(f"data.categorical column {col!r} has type {t} (string, dictionary, bool or integer)")
+                continue
             if not _numeric(t) and key != "data.fold_column":
                 problems.append(f"{key} column {col!r} is not numeric ({t})")
             continue
@@ -475,6 +509,22 @@ def check_columns(
     if problems:
         shown = ", ".join(names[:30]) + (f", ... ({len(names)} in all)" if len(names) > 30 else "")
         raise DataError(f"{url}: " + "; ".join(problems) + f" (its columns: {shown})")
+
+
+def categorical_features(lake: Lake, features: Sequence[str], declared: Sequence[str] = ()) -> list[str]:
+    """The features that are categorical: string, dictionary and bool columns of the first
+    file, and the ``declared`` ones (``data.categorical``), in ``features`` order."""
+    if not lake.files:
+        return [c for c in features if c in declared]
+    f = lake.files[0]
+    schema = _open(lake.filesystem(), f, lake.full_url(f)).schema_arrow
+    out = []
+    for c in features:
+        if c in declared:
+            out.append(c)
+        elif c in schema.names and _categorical_only(schema.field(c).type):
+            out.append(c)
+    return out
 
 
 def infer_features(
@@ -545,6 +595,42 @@ def _column_array(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)
 
 
+def categorical_type(t: pa.DataType) -> bool:
+    """Arrow types a categorical column may have: string, dictionary, bool or integer."""
+    return (
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_dictionary(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_integer(t)
+    )
+
+
+def categorical_codes(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list[Any]]:
+    """``(codes, levels)`` of a categorical column: int64 codes into ``levels`` (plain Python
+    values; :data:`dreg.core.encode.NULL_LEVEL`, ``None``, for null, last).
+
+    Dictionary columns use their dictionary (levels that no row takes are
+    dropped later); other columns are dictionary-encoded here.  A dictionary
+    that holds null itself maps it to the null level.
+    """
+    if isinstance(col, pa.ChunkedArray):
+        col = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+    if not pa.types.is_dictionary(col.type):
+        col = pc.dictionary_encode(col)
+    dictionary = col.dictionary
+    levels = dictionary.to_pylist()
+    null_code = len(levels)
+    codes = col.indices.fill_null(null_code).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    if dictionary.null_count:
+        bad = [i for i, v in enumerate(levels) if v is None]
+        remap = np.arange(null_code + 1, dtype=np.int64)
+        remap[bad] = null_code
+        codes = remap[codes]
+        levels = [v if v is not None else f"\0null{i}" for i, v in enumerate(levels)]
+    return codes, [*levels, None]
+
+
 def file_fold_ids(f: LakeFile, start: int, stop: int, n_folds: int, random_state: int) -> np.ndarray:
     """The folds of rows ``start .. stop - 1`` of a lake file (stable per file path)."""
     return fold_ids(start, stop, n_folds, random_state, stream=stream_key(f.relpath))
@@ -558,9 +644,18 @@ def _row_groups(
     metadata: pq.FileMetaData | None = None,
     content: bytes | None = None,
 ) -> Iterator[
-    tuple[list[np.ndarray], np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None, dict[str, int], int]
+    tuple[
+        list[np.ndarray], np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None, dict[str, int], int, Any
+    ]
 ]:
-    """Yield ``(feature columns, y, w, folds, keep, invalid_counts, n_rows)`` per row group.
+    """Yield ``(feature columns, y, w, folds, keep, invalid_counts, n_rows, extra)`` per row group.
+
+    The feature columns are the numeric ones (``spec.features`` without the
+    categorical columns).  ``extra`` is None without categorical or imputed
+    columns (``spec.encoded``), else ``(missing, categorical)``: per imputed
+    column its missing-row mask (None when nothing is missing; the column holds
+    NaN there), and per categorical column ``(codes, levels)`` with the codes of
+    the kept rows (:func:`categorical_codes`).
 
     ``keep`` is None or the boolean mask of valid rows (``y``, ``w``, ``folds``
     are already restricted to it; the feature columns are not).  With
@@ -596,10 +691,21 @@ def _row_groups(
             f"{url}: missing column(s) {missing} (the file has {len(schema.names)} columns: "
             f"{schema.names[:20]}{' ...' if len(schema.names) > 20 else ''})"
         )
+    design = spec.encoded
+    categorical = set(design.categorical) if design else set()
+    imputed = design.imputed if design else []
     for c in wanted:
         t = schema.field(c).type
-        if not _numeric(t):
-            raise DataError(f"{url}: column {c!r} has non-numeric type {t}")
+        if c in categorical:
+            if not categorical_type(t):
+                raise DataError(
+                    f"{url}: categorical column {c!r} has type {t} (categorical columns are string, "
+                    "dictionary, bool or integer)"
+                )
+        elif not _numeric(t):
+            hint = "; list it in data.categorical or leave it out of data.features" if categorical_type(t) else ""
+            raise DataError(f"{url}: column {c!r} has non-numeric type {t}{hint}")
+    numeric = [c for c in spec.features if c not in categorical]
     start = 0
     # the file's problems, summed over its row groups once one was found
     failing = False
@@ -613,7 +719,11 @@ def _row_groups(
         n = table.num_rows
         if n == 0:
             continue
-        cols = {c: _column_array(table.column(c)) for c in wanted}
+        cols = {c: _column_array(table.column(c)) for c in wanted if c not in categorical}
+        missing: list[np.ndarray | None] = []
+        for c in imputed:
+            miss = np.isnan(cols[c]) if cols[c].dtype.kind == "f" else None
+            missing.append(miss if miss is not None and miss.any() else None)
         y = cols[spec.target]
         w = cols[spec.weight] if spec.weight else None
         if spec.fold_column is not None:
@@ -630,13 +740,19 @@ def _row_groups(
             folds = file_fold_ids(f, start, start + n, spec.n_folds, spec.random_state)
         else:
             folds = None
-        checked = [(c, cols[c]) for c in spec.features] if check_features else []
+        # an imputed column's NaN/null is missing, not invalid: only its infinities are checked
+        imputed_miss = dict(zip(imputed, missing, strict=True))
+        feature_checks = [
+            (c, cols[c] if imputed_miss.get(c) is None else np.where(imputed_miss[c], 0.0, cols[c]))
+            for c in numeric
+        ]
+        checked = list(feature_checks) if check_features else []
         checked += [(c, v) for c, v in ((spec.target, y), (spec.weight, w)) if c and v is not None]
         if folds is not None:
             checked.append((spec.fold_column or "fold", folds))
         if failing and not check_features:
             # counting mode: every column, so the file's account is whole
-            checked = [(c, cols[c]) for c in spec.features] + checked
+            checked = feature_checks + checked
         invalid, bad = nonfinite_rows(checked, n)
         neg = int(np.count_nonzero(w[~bad] < 0)) if w is not None else 0
         if (invalid and spec.on_invalid_rows == "error") or neg:
@@ -662,7 +778,14 @@ def _row_groups(
             if labels is None:
                 raise DataError(f"{url}: fold column {spec.fold_column!r} holds non-integer values")
             folds = labels
-        yield [cols[c] for c in spec.features], y, w, folds, keep, invalid, n
+        extra = None
+        if design is not None:
+            cats = []
+            for c in design.categorical:
+                codes, levels = categorical_codes(table.column(c))
+                cats.append((codes if keep is None else codes[keep], levels))
+            extra = (missing, cats)
+        yield [cols[c] for c in numeric], y, w, folds, keep, invalid, n, extra
         start += n
     if failing:
         _raise_file_problems(url, bad_columns, bad_rows, spec.weight, negative)
@@ -692,10 +815,20 @@ def read_file_arrays(
     (and counted in ``invalid_counts`` per column); with ``'error'`` they raise
     :class:`DataError` naming the file, the column and the count.
     """
-    for feats, y, w, folds, keep, invalid, n in _row_groups(f, spec, url):
-        X = np.column_stack(feats) if feats else np.zeros((n, 0))
-        if keep is not None:
-            X = X[keep]
+    from dreg.core.design import design_matrix
+
+    for feats, y, w, folds, keep, invalid, n, extra in _row_groups(f, spec, url):
+        if extra is None:
+            X = np.column_stack(feats) if feats else np.zeros((n, 0))
+            if keep is not None:
+                X = X[keep]
+        else:
+            if spec.encoding is None:
+                raise ValueError("reading encoded rows needs the model's encoding (ReadSpec.encoding)")
+            numeric = [c for c in spec.features if c not in set(spec.encoded.categorical)]
+            num = {c: (v if keep is None else v[keep]) for c, v in zip(numeric, feats, strict=True)}
+            cats = dict(zip(spec.encoded.categorical, extra[1], strict=True))
+            X = design_matrix(spec.encoding, num, cats).X
         yield X, y, w, folds, invalid, n
 
 
@@ -720,12 +853,15 @@ def read_file_stats(
     statistics are the same bit for bit either way.
     """
     url = url or f.path
+    design = spec.encoded
     stats = empty_stats(len(spec.features))
+    acc = empty_design(design) if design is not None else None
+    imputed_pos = [design.numeric.index(c) for c in design.imputed] if design is not None else []
     rows = used = 0
     invalid_total: dict[str, int] = {}
     check = spec.on_invalid_rows == "drop"
     scratch = np.empty((0, 0), order="F")  # one work array for the file's row groups
-    for feats, y, w, folds, keep, invalid, n in _row_groups(f, spec, url, check, metadata, content):
+    for feats, y, w, folds, keep, invalid, n, extra in _row_groups(f, spec, url, check, metadata, content):
         rows += n
         for c, k in invalid.items():
             invalid_total[c] = invalid_total.get(c, 0) + k
@@ -733,12 +869,21 @@ def read_file_stats(
         used += m
         if m == 0:
             continue
-        if scratch.shape[0] < m:
-            scratch = np.empty((m, len(feats) + 1), order="F")
+        width = len(feats) + len(imputed_pos) + 1
+        if scratch.shape[0] < m or scratch.shape[1] < width:
+            scratch = np.empty((m, width), order="F")
+        rows_used = np.flatnonzero(keep) if keep is not None else None
         with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf are reported just below
-            block = column_block_stats(
-                feats, y, w, folds, rows=np.flatnonzero(keep) if keep is not None else None, scratch=scratch
-            )
+            if extra is None:
+                block = column_block_stats(feats, y, w, folds, rows=rows_used, scratch=scratch)
+            else:
+                try:
+                    dblock = block_design_stats(
+                        feats, extra[0], extra[1], y, w, folds, rows_used, imputed_pos, scratch=scratch
+                    )
+                except ValueError as exc:  # levels of mixed types within a column
+                    raise DataError(f"{url}: {exc}") from None
+                block = dblock.stats
         if not check and not (np.all(np.isfinite(block.x_mean)) and np.all(np.isfinite(block.xx))):
             # the statistics show NaN/inf features: read the file again with every
             # column checked, which raises with the whole file's counts
@@ -747,7 +892,13 @@ def read_file_stats(
             raise DataError(
                 f"{url}: values too large for float64 statistics (overflow) in features or {spec.target!r}"
             )
-        stats = merge(stats, block)
+        if acc is not None:
+            try:
+                acc = merge_design(acc, dblock)
+            except ValueError as exc:
+                raise DataError(f"{url}: {exc}") from None
+        else:
+            stats = merge(stats, block)
     info = FileAccount(
         path=url,
         size=f.size,
@@ -758,6 +909,8 @@ def read_file_stats(
         rows_dropped=rows - used,
         invalid=invalid_total,
     )
+    if acc is not None:
+        return FilePart(stats=acc.stats, files=(info,), design=acc)
     return FilePart(stats=stats, files=(info,))
 
 
@@ -776,11 +929,25 @@ def merge_parts(*parts: FilePart) -> FilePart:
     if any(p.n_errors for p in parts):
         errors = tuple(e for p in parts for e in p.errors)[:_MAX_ERRORS]
         return FilePart(stats=parts[0].stats, files=(), errors=errors, n_errors=sum(p.n_errors for p in parts))
+    files = [info for p in parts for info in p.files]
+    if parts[0].design is not None:
+        design = parts[0].design
+        for p in parts[1:]:
+            design = merge_design(design, p.design)
+        new_d = [p.new_design for p in parts if p.new_design is not None]
+        new_design = new_d[0] if new_d else None
+        for d in new_d[1:]:
+            new_design = merge_design(new_design, d)
+        return FilePart(
+            stats=design.stats,
+            files=tuple(files),
+            new_stats=None if new_design is None else new_design.stats,
+            design=design,
+            new_design=new_design,
+        )
     stats = parts[0].stats
-    files = list(parts[0].files)
     for p in parts[1:]:
         stats = merge(stats, p.stats)
-        files.extend(p.files)
     # a second, independent merge: ``stats`` above is the same bit for bit with or without it
     new = [p.new_stats for p in parts if p.new_stats is not None]
     new_stats = new[0] if new else None
@@ -809,8 +976,19 @@ def predict_file(
     *,
     family: str = "gaussian",
     classes: Sequence[Any] | None = None,
+    encoding: Any = None,
+    on_unseen: str = "zero",
 ) -> dict[str, Any]:
     """Score one file into ``output/<relpath>``: the prediction columns plus ``keep`` columns.
+
+    ``encoding`` (:class:`dreg.core.design.Encoding`, from model.json): the
+    model's categorical levels and imputation values; ``features`` are then
+    the model's encoded features and the file's columns are
+    ``encoding.source_columns``.  A missing value of an imputed column gets
+    the stored value; a categorical level the model does not know gets
+    all-zero dummies (``on_unseen='zero'``, counted per column and level in
+    the result's ``unseen``) or raises :class:`DataError` naming the file,
+    column and level (``on_unseen='error'``).
 
     With ``eta = X @ coef + intercept``, the prediction columns of each ``family`` are:
 
@@ -853,17 +1031,25 @@ def predict_file(
             label_type, labels = pa.float64(), [float(c) for c in classes]
         else:
             label_type, labels = pa.string(), [str(c) for c in classes]
+    if on_unseen not in ("zero", "error"):
+        raise ValueError(f"on_unseen must be 'zero' or 'error', got {on_unseen!r}")
     fs = fsspec.filesystem(protocol, **storage_options)
     pf = _open(fs, f, url)
     names = pf.schema_arrow.names
     part = dict(f.partitions)
-    missing = [c for c in features if c not in names]
+    columns_read = list(features) if encoding is None else list(encoding.source_columns)
+    cat_names = set() if encoding is None else {c.name for c in encoding.columns if c.kind == "categorical"}
+    missing = [c for c in columns_read if c not in names]
     if missing:
         raise DataError(f"{url}: missing feature column(s) {missing}")
-    for c in features:
+    for c in columns_read:
         t = pf.schema_arrow.field(c).type
-        if not _numeric(t):
+        if c in cat_names:
+            if not categorical_type(t):
+                raise DataError(f"{url}: categorical column {c!r} has type {t} (string, dictionary, bool or integer)")
+        elif not _numeric(t):
             raise DataError(f"{url}: column {c!r} has non-numeric type {t}")
+    unseen: dict[str, dict[Any, int]] = {}
     keep_file = [c for c in keep if c in names]
     keep_part = [c for c in keep if c not in names and c in part]
     absent = [c for c in keep if c not in names and c not in part]
@@ -877,17 +1063,37 @@ def predict_file(
     rows = 0
     for rg in range(pf.num_row_groups):
         try:
-            table = pf.read_row_group(rg, columns=list(dict.fromkeys([*features, *keep_file])))
+            table = pf.read_row_group(rg, columns=list(dict.fromkeys([*columns_read, *keep_file])))
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise DataError(f"{url}: cannot read row group {rg} ({type(exc).__name__}: {exc})") from None
         n = table.num_rows
         rows += n
-        X = (
-            np.column_stack([_column_array(table.column(c)) for c in features]).astype(np.float64, copy=False)
-            if features
-            else np.zeros((n, 0))
-        )
-        preds.append(X @ coef + intercept)
+        if encoding is not None:
+            from dreg.core.design import linear_predictor
+
+            num = {c: _column_array(table.column(c)).astype(np.float64, copy=False) for c in columns_read if c not in cat_names}
+            cats = {c: categorical_codes(table.column(c)) for c in cat_names}
+            enc = linear_predictor(encoding, num, cats, coef, intercept)
+            for c, levels in enc.unseen.items():
+                into = unseen.setdefault(c, {})
+                for lv, k in levels.items():
+                    into[lv] = into.get(lv, 0) + k
+            if unseen and on_unseen == "error":
+                c, levels = next(iter(unseen.items()))
+                shown = ", ".join(f"{_level_text(lv)} ({k} row(s))" for lv, k in list(levels.items())[:5])
+                raise DataError(
+                    f"{url}: column {c!r} has level(s) the model does not know: {shown}"
+                    + (f" and {len(levels) - 5} more" if len(levels) > 5 else "")
+                    + " (--on-unseen zero scores them with all-zero dummies)"
+                )
+            preds.append(enc.eta)
+        else:
+            X = (
+                np.column_stack([_column_array(table.column(c)) for c in features]).astype(np.float64, copy=False)
+                if features
+                else np.zeros((n, 0))
+            )
+            preds.append(X @ coef + intercept)
         for c in keep_file:
             kept[c].append(table.column(c).combine_chunks() if n else pa.array([], type=table.schema.field(c).type))
     pred = np.concatenate(preds) if preds else np.zeros(0)
@@ -920,7 +1126,15 @@ def predict_file(
     target = posixpath.join(out_root.rstrip("/"), rel)
     out_fs.makedirs(posixpath.dirname(target), exist_ok=True)
     atomic_write(out_fs, target, lambda fh: pq.write_table(table, fh))
-    return {"path": url, "output": target, "rows": rows, "null_predictions": int(mask.sum())}
+    out = {"path": url, "output": target, "rows": rows, "null_predictions": int(mask.sum())}
+    if unseen:
+        out["unseen"] = {c: {_level_text(lv): k for lv, k in levels.items()} for c, levels in unseen.items()}
+    return out
+
+
+def _level_text(level: Any) -> str:
+    """A level as text for messages and JSON keys (``<null>`` for null)."""
+    return "<null>" if level is None else str(level)
 
 
 def predict_file_or_error(

@@ -19,19 +19,28 @@ import platform
 import posixpath
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from importlib import metadata
 from typing import Any
 
 import numpy as np
 
+from dreg.core.design import (
+    DesignSpec,
+    DesignStats,
+    Encoding,
+    align_design,
+    coef_in_pass_design,
+    finish_design,
+    map_design,
+)
 from dreg.core.problem import make_problem
 from dreg.core.stats import SufficientStats, collapse
 from dreg.job.cache import StatsCache, default_cache_url, stats_key
 from dreg.job.config import Config, ModelConfig
 from dreg.job.errors import ConfigError, DataError, PromotionRejected, RegistryError
-from dreg.job.lake import Lake, ReadSpec, check_columns, infer_feature_columns, open_lake
+from dreg.job.lake import Lake, ReadSpec, categorical_features, check_columns, infer_feature_columns, open_lake
 from dreg.job.promotion import feature_subset, fixed_model_mse, held_out_rows, out_of_fold_mse
 from dreg.job.gates import describe_failures, evaluate_gates
 from dreg.job.record import (
@@ -179,29 +188,49 @@ def _like_for_like(
     features: list[str],
     challenger: float,
     glm_new_rows: _NewRows | None = None,
+    new_design: tuple[DesignStats, DesignSpec] | None = None,
 ) -> dict[str, Any]:
     """The like-for-like comparison: ``challenger_mse``, ``champion_mse``, ``rule``, ``rows``,
-    ``passed`` (``None``: not compared) and the ``reason`` text."""
+    ``passed`` (``None``: not compared) and the ``reason`` text.
+
+    ``new_design``: with categorical or imputed columns, the new files' pass
+    statistics (aligned to all files') and the design spec: the champion is
+    scored on them with its own levels and imputation values
+    (:func:`dreg.core.design.coef_in_pass_design`), so level sets may differ.
+    """
     p = cfg.output.promotion
     version = champion.ref.version
     champ = champion.model
     not_compared = {"challenger_mse": challenger, "champion_mse": None, "rule": None, "rows": None, "passed": None}
     missing = [f for f in champ.features if f not in features]
+    folds = est.cv_result_.fold_labels if cfg.model.family == "gaussian" else None
+    if (
+        new_design is not None
+        and champ.family == cfg.model.family == "gaussian"
+        and new_stats is not None
+        and held_out_rows(new_stats, folds)
+    ):
+        missing = []  # compared in the pass design: levels and imputation values may differ
     if missing:
         return not_compared | {"reason": f"champion uses features absent now ({missing[:5]}); not comparable"}
     if champ.family != cfg.model.family:
         return not_compared | {"reason": f"champion is {champ.family}, this model {cfg.model.family}; not comparable"}
     if cfg.model.family != "gaussian":
         return _like_for_like_glm(cfg, champion, features, challenger, glm_new_rows)
-    folds = est.cv_result_.fold_labels
     n_new = 0 if new_stats is None else held_out_rows(new_stats, folds)
     unchanged = False
     if n_new:
         rule, rows, what = "new_rows", n_new, f"out-of-sample MSE on {n_new} new row(s)"
-        coef = np.zeros(len(features))
-        for name, c in zip(champ.features, champ.coef, strict=True):
-            coef[features.index(name)] = c
-        champion_mse = fixed_model_mse(new_stats, folds, coef, champ.intercept)
+        if new_design is not None:
+            coef = coef_in_pass_design(champ.column_encoding(), champ.coef, *new_design)
+            if isinstance(coef, str):
+                return not_compared | {"reason": f"champion {version} cannot score the new rows: {coef}"}
+            champion_mse = fixed_model_mse(new_design[0].stats, folds, coef, champ.intercept)
+        else:
+            coef = np.zeros(len(features))
+            for name, c in zip(champ.features, champ.coef, strict=True):
+                coef[features.index(name)] = c
+            champion_mse = fixed_model_mse(new_stats, folds, coef, champ.intercept)
         challenger = out_of_fold_mse(stats, new_stats, folds, est.fold_coef_, est.fit_intercept)
     else:
         rule, rows, what = "same_folds", held_out_rows(stats, folds), "CV MSE on the same folds"
@@ -236,6 +265,7 @@ def _promotion(
     log: Log,
     baseline: Baseline | None = None,
     glm_new_rows: _NewRows | None = None,
+    new_design: tuple[DesignStats, DesignSpec] | None = None,
 ) -> Promotion:
     """Champion/challenger decision against the current ``latest``: like for like, then the gates.
 
@@ -291,7 +321,7 @@ def _promotion(
         return decision(
             challenger_mse=challenger, champion_mse=None, status=status, reason="promotion checks disabled" + pin
         )
-    cmp = _like_for_like(cfg, champion, est, stats, new_stats, features, challenger, glm_new_rows)
+    cmp = _like_for_like(cfg, champion, est, stats, new_stats, features, challenger, glm_new_rows, new_design)
     baseline = baseline if baseline is not None else Baseline.from_stats(stats, features)
     gates = evaluate_gates(p.gates.model_dump(), champion.model, champion.metrics, challenger, baseline)
     failures = describe_failures(gates)
@@ -527,6 +557,14 @@ def _fit_glm_on(cfg: Config, plan: _Plan, champion: _Champion | None, log: Log, 
     return _fit_glm(cfg, plan, scan, client, champion, log)
 
 
+def _encoded_plan(plan: _Plan, scan: _Scan) -> _Plan:
+    """The plan after the data pass: the model's features, and the encoding for passes that
+    read encoded rows (binomial and Poisson)."""
+    if scan.encoding is None:
+        return plan
+    return replace(plan, features=list(scan.features), spec=replace(plan.spec, encoding=scan.encoding))
+
+
 def _fit_glm(cfg: Config, plan: _Plan, scan: _Scan, client: Any, champion: _Champion | None, log: Log) -> _GLMFit:
     """The binomial or Poisson fit on the cluster: classes, the passes, calibration, new-rows deviances."""
     from dask.base import tokenize
@@ -534,6 +572,7 @@ def _fit_glm(cfg: Config, plan: _Plan, scan: _Scan, client: Any, champion: _Cham
     from dreg.job.glm_scan import LakePasses, binomial_stats, choose_mode, discover_classes
 
     family, d = cfg.model.family, cfg.data
+    plan = _encoded_plan(plan, scan)
     mode, why = choose_mode(d.passes, client, scan.rows_used, len(plan.features))
     token = tokenize(plan.lake.url, [f.identity() for f in plan.lake.files], plan.spec, family)[:16]
     passes = LakePasses(client, plan.lake, plan.spec, token, mode)
@@ -587,6 +626,38 @@ class _Scan:
     cluster: dict[str, Any]
     seconds: float  # since the run started
     new_stats: SufficientStats | None = None  # of the files the champion never trained on
+    # the model's features (the columns, or with categorical/imputed columns the encoded ones)
+    features: list[str] = field(default_factory=list)
+    encoding: Encoding | None = None  # with categorical or imputed columns
+    # with an encoding: the new files' statistics of the pass design, aligned to all files' levels
+    new_design: DesignStats | None = None
+
+
+def _design_spec(cfg: Config, lake: Lake, features: list[str], log: Log) -> DesignSpec:
+    """Which features are categorical (by type, or ``data.categorical``) and which are imputed."""
+    d = cfg.data
+    absent = [c for c in d.categorical if c not in features]
+    if absent:
+        raise ConfigError(f"data.categorical names column(s) {absent} that are not features ({features})")
+    categorical = categorical_features(lake, features, d.categorical)
+    impute = d.impute
+    if isinstance(impute, dict):
+        absent = sorted(set(impute) - set(features))
+        if absent:
+            raise ConfigError(f"data.impute names column(s) {absent} that are not features ({features})")
+        clash = sorted(set(impute) & set(categorical))
+        if clash:
+            raise ConfigError(f"data.impute names categorical column(s) {clash}: a null is a level of its own there")
+    try:
+        design = DesignSpec.build(features, categorical, impute, d.missing_indicator, d.min_level_count)
+    except ValueError as exc:
+        raise ConfigError(f"data: {exc}") from None
+    if categorical:
+        log(f"dreg: categorical feature(s) ({len(categorical)}, one 0/1 column per level): {', '.join(categorical)}")
+    if design.imputed:
+        shown = design.imputed if len(design.imputed) <= 10 else [*design.imputed[:10], "..."]
+        log(f"dreg: missing values imputed ({len(design.imputed)} column(s)): {', '.join(shown)}")
+    return design
 
 
 def _plan(cfg: Config, log: Log) -> _Plan:
@@ -597,7 +668,7 @@ def _plan(cfg: Config, log: Log) -> _Plan:
     lake = open_data(d)
     if not lake.files:
         raise DataError(f"lake {d.path!r}: every file was pruned by the filters")
-    check_columns(lake, d.features, d.target, d.weight, d.fold_column)
+    check_columns(lake, d.features, d.target, d.weight, d.fold_column, d.categorical)
     if d.features:
         features = list(d.features)
         log(f"dreg: features ({len(features)}, from data.features): {', '.join(features)}")
@@ -608,6 +679,7 @@ def _plan(cfg: Config, log: Log) -> _Plan:
             log("dreg: columns skipped: " + "; ".join(f"{c} ({why})" for c, why in skipped.items()))
         for c, why in row_keys.items():
             log(f"dreg: warning: column {c!r} looks like a row key ({why}); excluded, list it in data.features to use it")
+    design = _design_spec(cfg, lake, features, log)
     spec = ReadSpec(
         protocol=lake.protocol,
         storage_options=dict(d.storage_options),
@@ -618,6 +690,7 @@ def _plan(cfg: Config, log: Log) -> _Plan:
         n_folds=None if d.fold_column else cfg.model.cv,
         random_state=cfg.model.random_state,
         on_invalid_rows=d.on_invalid_rows,
+        design=None if design.plain else design,
     )
     cache = None
     if cfg.cache.enabled:
@@ -699,7 +772,48 @@ def _scan_result(cfg: Config, plan: _Plan, part: Any, cluster_info: dict[str, An
     for f in files if dropped else ():
         if f.rows_dropped:
             log(f"dreg: dropped {f.rows_dropped} invalid row(s) of {f.path}: {dict(f.invalid)}")
-    return _Scan(part.stats, files, rows_used, int(dropped), n_cached, cluster_info, seconds, part.new_stats)
+    if part.design is None:
+        return _Scan(
+            part.stats, files, rows_used, int(dropped), n_cached, cluster_info, seconds, part.new_stats, plan.features
+        )
+    try:
+        fin = finish_design(part.design, plan.spec.encoded)
+    except ValueError as exc:
+        raise DataError(f"lake {cfg.data.path!r}: {exc}") from None
+    _log_encoding(fin.encoding, log)
+    new_stats = new_design = None
+    if part.new_design is not None:
+        new_design = align_design(part.new_design, part.design)
+        new_stats = map_design(new_design, fin)
+    return _Scan(
+        fin.stats,
+        files,
+        rows_used,
+        int(dropped),
+        n_cached,
+        cluster_info,
+        seconds,
+        new_stats,
+        fin.encoding.feature_names,
+        fin.encoding,
+        new_design,
+    )
+
+
+def _log_encoding(encoding: Encoding, log: Log) -> None:
+    """One line per categorical column (levels, lumped) and one for the imputation values."""
+    imputed = []
+    for c in encoding.columns:
+        if c.kind == "categorical":
+            lumped = f", {len(c.lumped)} rare level(s) lumped into <other>" if c.lumped else ""
+            shown = ", ".join(str(lv) if lv is not None else "<null>" for lv in c.levels[:8])
+            more = f", ... ({len(c.levels)} in all)" if len(c.levels) > 8 else ""
+            log(f"dreg: categorical {c.name}: {len(c.levels)} level(s) ({shown}{more}){lumped}")
+        elif c.impute is not None:
+            imputed.append(f"{c.name}={c.impute:.6g}" + (" (+indicator)" if c.indicator else ""))
+    if imputed:
+        shown = imputed if len(imputed) <= 10 else [*imputed[:10], "..."]
+        log(f"dreg: imputation values: {', '.join(shown)}")
 
 
 def _metrics(est: Any, scan: _Scan, seconds: float, glm: _GLMFit | None = None) -> MetricsRecord:
@@ -793,6 +907,7 @@ def _record(
             cluster=scan.cluster,
         ),
         baseline=baseline if baseline is not None else Baseline.from_stats(scan.stats, plan.features),
+        encoding=scan.encoding,
     )
 
 
@@ -982,6 +1097,7 @@ def run_fit(
         trained_on=_trained_on(cfg, champion),
         then=glm_then,
     )
+    plan = _encoded_plan(plan, scan)
     if glm is not None:
         est, stats = glm.estimator, glm.stats
     else:
@@ -1006,6 +1122,7 @@ def run_fit(
         log,
         baseline,
         glm_new_rows=None if glm is None else glm.new_rows,
+        new_design=None if scan.new_design is None else (scan.new_design, plan.spec.encoded),
     )
     metrics = replace(metrics, promotion=decision)
     model = replace(model, promotion=decision)
@@ -1133,12 +1250,21 @@ def run_predict(
     glob: str = "*.parquet",
     alpha: float | None = None,
     selection: str | None = None,
+    on_unseen: str = "zero",
     cluster_cfg: Any = None,
     scheduler: str | None = None,
     scheduler_file: str | None = None,
     log: Log = print,
 ) -> dict[str, Any]:
     """Score every file of a lake into ``output`` (one Parquet file per input file).
+
+    A model with categorical or imputed columns (``encoding`` in model.json)
+    encodes each file with its stored levels and imputation values; levels it
+    does not know get all-zero dummies and are counted per column and level
+    (``on_unseen='error'``: the file fails, naming the column and level).
+    The run's summary (files, rows, null predictions, unseen levels) is
+    returned and written to ``output/_dreg_predict_summary.json`` (a name
+    that a lake reader skips).
 
     Each output file is written under a temporary name and renamed into place
     (local disks).  A file that cannot be scored (missing or non-numeric
@@ -1153,6 +1279,8 @@ def run_predict(
 
     ref, model, _ = read_record(model_ref, storage_options)
     glm = {} if model.family == "gaussian" else {"family": model.family, "classes": model.classes}
+    if model.encoding is not None:
+        glm |= {"encoding": model.encoding, "on_unseen": on_unseen}
     features = model.features
 
     def refit(a: float) -> tuple[np.ndarray, float] | None:
@@ -1217,5 +1345,41 @@ def run_predict(
         + (f" ({nulls} null predictions)" if nulls else "")
         + (f"; {len(errors)} file(s) failed and have no output" if errors else "")
     )
+    unseen: dict[str, dict[str, int]] = {}
+    for r in results:
+        for c, levels in r.get("unseen", {}).items():
+            into = unseen.setdefault(c, {})
+            for lv, k in levels.items():
+                into[lv] = into.get(lv, 0) + k
+    for c, levels in unseen.items():
+        shown = ", ".join(f"{lv}: {k}" for lv, k in sorted(levels.items(), key=lambda t: -t[1])[:10])
+        more = f", ... ({len(levels)} levels)" if len(levels) > 10 else ""
+        log(
+            f"dreg: warning: column {c!r}: {sum(levels.values())} row(s) with level(s) the model does not know, "
+            f"scored with all-zero dummies ({shown}{more})"
+        )
+    summary = {
+        "files": len(results),
+        "rows": rows,
+        "null_predictions": nulls,
+        "model": f"{ref.name}/{ref.version}",
+        "alpha": used_alpha,
+        "unseen": unseen,
+        "failed_files": len(errors),
+    }
+    _write_predict_summary(output, storage_options, summary, log)
     raise_file_errors(errors[:_MAX_PREDICT_ERRORS], len(errors))
-    return {"files": len(results), "rows": rows, "null_predictions": nulls, "model": f"{ref.name}/{ref.version}"}
+    return summary
+
+
+def _write_predict_summary(output: str, storage_options: dict[str, Any] | None, summary: dict[str, Any], log: Log) -> None:
+    """``output/_dreg_predict_summary.json`` (atomic; a failure to write it is logged, not fatal)."""
+    from dreg.job.storage import atomic_write, is_local, url_to_fs
+
+    try:
+        fs, root = url_to_fs(output, storage_options)
+        if is_local(fs):
+            fs.makedirs(root, exist_ok=True)
+        atomic_write(fs, posixpath.join(root.rstrip("/"), "_dreg_predict_summary.json"), json.dumps(summary, indent=1).encode())
+    except OSError as exc:
+        log(f"dreg: warning: cannot write the predict summary to {output}: {exc}")

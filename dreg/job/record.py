@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from dreg.core.design import Encoding
+
 __all__ = [
     "Baseline",
     "DataInfo",
@@ -397,6 +399,7 @@ _JOB_PARTS: dict[str, Any] = {
     "promotion": Promotion,
     "baseline": Baseline,
     "calibration": None,
+    "encoding": Encoding,
 }
 # the estimator's top-level keys (dreg.estimators.serialize.estimator_to_dict)
 _FIT_KEYS = (
@@ -449,7 +452,13 @@ class ModelRecord:
     baseline: Baseline | None = None
     # binomial: held-out calibration bins at the chosen alpha ({predicted, observed, weight})
     calibration: list[Mapping[str, float]] | None = None
+    # categorical levels and imputation values (None: every feature is a numeric column as is)
+    encoding: Encoding | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys this version does not know
+
+    def column_encoding(self) -> Encoding:
+        """How the lake's columns become :attr:`features` (each feature its own column without one)."""
+        return self.encoding if self.encoding is not None else Encoding.numeric(self.features)
 
     # -- typed views of the estimator's state
     @property

@@ -106,4 +106,4 @@ def _file_stats_or_error(
         return failed_part(len(spec.features), exc)
     if isinstance(is_new, frozenset):
         is_new = any(info.footer not in is_new for info in part.files)
-    return replace(part, new_stats=part.stats) if is_new else part
+    return replace(part, new_stats=part.stats, new_design=part.design) if is_new else part

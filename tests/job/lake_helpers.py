@@ -27,13 +27,14 @@ import yaml
 from dreg.core.stats import SufficientStats
 
 TARGET = "y"
-# int / bool / decimal128 / float32 / float64 feature columns
+# int32 / int8 (0/1) / decimal128 / float32 / float64 feature columns (a bool column would be
+# categorical: tests/job/test_categorical.py)
 FEATURES = ["x_int", "x_bool", "x_dec", "x_f32", "x_a", "x_b", "x_noise"]
 SCHEMA = pa.schema(
     [
         ("id", pa.string()),
         ("x_int", pa.int32()),
-        ("x_bool", pa.bool_()),
+        ("x_bool", pa.int8()),
         ("x_dec", pa.decimal128(9, 2)),
         ("x_f32", pa.float32()),
         ("x_a", pa.float64()),
@@ -86,7 +87,7 @@ def make_table(rng: np.random.Generator, n: int, tag: str = "r") -> pa.Table:
         {
             "id": pa.array([f"{tag}-{i}" for i in range(n)], pa.string()),
             "x_int": pa.array(x_int.astype(np.int32), pa.int32()),
-            "x_bool": pa.array(x_bool, pa.bool_()),
+            "x_bool": pa.array(x_bool.astype(np.int8), pa.int8()),
             "x_dec": pa.array([Decimal(int(c)).scaleb(-2) for c in cents], pa.decimal128(9, 2)),
             "x_f32": pa.array(x_f32, pa.float32()),
             "x_a": pa.array(x_a),

@@ -173,9 +173,10 @@ def test_fit_logs_inferred_features_skipped_columns_and_row_keys(tmp_path: Path)
     used = [c for c in FEATURES if c != "x_noise"]
     assert f"dreg: features ({len(used)}, inferred from the first file): {', '.join(used)}" in proc.stdout
     skipped = next(line for line in proc.stdout.splitlines() if line.startswith("dreg: columns skipped: "))
-    for part in ("id (non-numeric (string))", "x_noise (excluded (data.exclude))", "y (target)", "row_id (row key"):
+    for part in ("id (row key (unique string values))", "x_noise (excluded (data.exclude))", "y (target)", "row_id (row key"):
         assert part in skipped, skipped
     assert "warning: column 'row_id' looks like a row key" in proc.stdout
+    assert "warning: column 'id' looks like a row key (unique string values" in proc.stdout
     _, model, _ = read_model(f"{tmp_path / 'registry'}/inf")
     assert model["features"] == used
 
@@ -275,7 +276,10 @@ def test_predict_writes_one_file_per_input_in_row_order(fitted, lake: Path, work
     assert f"wrote {len(LAYOUT)} file(s)" in proc.stdout
 
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert written == sorted(rel for rel, _, _ in LAYOUT)  # no temporary or hidden files
+    # no temporary or hidden files; the run's summary beside the scores (skipped by lake readers)
+    assert written == sorted(["_dreg_predict_summary.json", *(rel for rel, _, _ in LAYOUT)])
+    summary = json.loads((out / "_dreg_predict_summary.json").read_text())
+    assert summary["files"] == len(LAYOUT) and summary["unseen"] == {} and summary["failed_files"] == 0
     coef = np.asarray(model["coef"])
     version = registry_state(registry, "m")[1].strip()
     for rel, n, _ in LAYOUT:
@@ -395,4 +399,5 @@ def test_predict_scores_the_good_files_and_names_the_bad_ones(fitted, tmp_path: 
     assert "Traceback" not in err and "Compute Failed" not in err, err
     assert "wrote 3 file(s)" in proc.stdout and "2 file(s) failed and have no output" in proc.stdout
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert written == sorted(rel for rel, _, _ in LAYOUT[:3])
+    assert written == sorted(["_dreg_predict_summary.json", *(rel for rel, _, _ in LAYOUT[:3])])
+    assert json.loads((out / "_dreg_predict_summary.json").read_text())["failed_files"] == 2

@@ -227,13 +227,13 @@ def test_inferred_features_name_each_skipped_column_and_why(lake: Path) -> None:
     feats, skipped, row_keys = infer_feature_columns(opened, TARGET, "x_noise", "x_bool", exclude=["x_b", "day"])
     assert feats == ["x_int", "x_dec", "x_f32", "x_a"]
     assert skipped == {
-        "id": "non-numeric (string)",
+        "id": "row key (unique string values)",  # a string column would be categorical: not an id
         "x_bool": "fold column",
         "x_b": "excluded (data.exclude)",
         "x_noise": "weight",
         "y": "target",
     }
-    assert row_keys == {}
+    assert list(row_keys) == ["id"] and row_keys["id"].startswith("unique string values in ")
 
 
 def test_exclude_of_unknown_columns_is_a_clear_error(lake: Path) -> None:
@@ -252,7 +252,7 @@ def test_unique_or_monotonic_integer_columns_are_row_keys(tmp_path: Path) -> Non
     table = table.append_column("small", pa.array(rng.integers(0, 5, n), pa.int16()))  # neither
     write_table(tmp_path / "lake" / "part-0.parquet", table)
     feats, skipped, row_keys = infer_feature_columns(open_lake(str(tmp_path / "lake")), TARGET, None, None)
-    assert set(row_keys) == {"row_id", "seq"}
+    assert set(row_keys) == {"id", "row_id", "seq"}
     assert row_keys["row_id"].startswith("unique integer values in ")
     assert row_keys["seq"].startswith("monotonic integer values in ")
     assert skipped["row_id"] == "row key (unique integer values)"

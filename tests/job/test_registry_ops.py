@@ -234,10 +234,11 @@ def test_columns_are_checked_before_the_cluster_starts(lake: Path, tmp_path: Pat
     assert "data.target column 'Y' is not in the file; did you mean 'y'?" in err
     assert "data.features column 'x_bb' is not in the file; did you mean 'x_b'" in err
     cfg["data"]["target"] = "y"
-    cfg["data"]["features"] = ["x_a", "id"]  # a string column
+    cfg["data"]["features"] = ["x_a", "x_b"]
+    cfg["data"]["categorical"] = ["x_b"]  # a float column cannot be categorical
     write_config(path, cfg)
     out = run_cli("fit", "--config", str(path), "--scheduler", DEAD_SCHEDULER)
-    assert out.returncode == 3 and "data.features column 'id' is not numeric (string)" in out.stderr
+    assert out.returncode == 3 and "data.categorical column 'x_b' has type double" in out.stderr
     assert registry_state(registry, "m") == ([], None)
 
 

@@ -259,7 +259,8 @@ def test_dreg_predict_from_and_to_s3_with_lineage(
     )  # fmt: skip
     assert code == 0, capsys.readouterr().err
     files = open_lake(str(local)).files
-    assert keys(s3, "scores/") == sorted(f"scores/{f.relpath}" for f in files)
+    expected = ["scores/_dreg_predict_summary.json", *(f"scores/{f.relpath}" for f in files)]
+    assert keys(s3, "scores/") == sorted(expected)
 
     loaded = dreg.load_model(model_url, storage_options)
     np.testing.assert_array_equal(loaded.coef_, out.estimator.coef_)
