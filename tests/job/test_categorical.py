@@ -370,3 +370,36 @@ def test_enet_reference_is_exact_on_this_design(tables: list[pa.Table]) -> None:
     ref = enet_fit(X, y, w, 0.01, L1, standardize=False)
     sk = ElasticNet(alpha=0.01, l1_ratio=L1, tol=1e-14, max_iter=1_000_000).fit(X, y, sample_weight=w)
     np.testing.assert_allclose(ref.coef, sk.coef_, rtol=1e-6, atol=1e-8)
+
+
+def test_binomial_fit_reads_encoded_rows_in_its_passes(workdir: Path, tables: list[pa.Table], address: str) -> None:
+    """Logistic regression: the passes after the statistics pass read rows encoded with the fitted
+    levels and imputation values; the model equals the in-memory estimator and scikit-learn's
+    LogisticRegression on the get_dummies design."""
+    from sklearn.linear_model import LogisticRegression
+
+    binary = []
+    for t in tables:
+        y = t.column("y").to_numpy()
+        binary.append(t.set_column(t.schema.get_field_index("y"), "y", pa.array((y > 1.0).astype(np.int64))))
+    lake = write_lake(workdir / "lake-binomial", binary)
+    registry = workdir / "registry-binomial"
+    cfg = config(lake, registry, "b")
+    cfg["model"] = {"family": "binomial", "penalty": "ridge", "alphas": 5, "standardize": False}
+    assert fit(workdir, address, cfg, "binomial") == 0
+    est = dreg.load_model(f"{registry}/b")
+    df = frame(binary)
+    X, names = reference_design(df)
+    y, w, folds = df["y"].to_numpy(), df["w"].to_numpy(), df["fold"].to_numpy()
+    assert est.feature_names_in_.tolist() == names
+    ref = dreg.LogisticRegressionCV(l1_ratio=0.0, alphas=est.alphas_, standardize=False).fit(
+        X, y, sample_weight=w, folds=folds
+    )
+    assert est.alpha_ == ref.alpha_
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(est.deviance_path_, ref.deviance_path_, rtol=1e-7)
+    # Newton's method: lbfgs stalls on the collinear dummies (all levels plus the intercept)
+    sk = LogisticRegression(C=1.0 / (est.alpha_ * w.sum()), solver="newton-cholesky", tol=1e-12, max_iter=1000)
+    sk.fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(est.coef_, sk.coef_, rtol=1e-6, atol=1e-7)
+    assert est.intercept_ == pytest.approx(sk.intercept_, rel=1e-6)
