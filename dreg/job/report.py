@@ -16,6 +16,14 @@ Sections: run facts; the cross-validation curve (glmnet's ``plot.cv.glmnet``);
 the coefficient path; training versus held-out error; how often each feature is
 selected across folds; the table of selected features; the data files and the
 configuration.
+
+A model with categorical or imputed columns (``encoding`` in model.json) has
+its coefficients grouped by source column instead of one row per feature: the
+numeric columns in one table (coefficient, imputation value, coefficient of the
+missing indicator), then each categorical column with a table of its levels
+(rows and coefficient of each, lumped rare levels named).  A model without one
+(or with an encoding that is only plain numeric columns) keeps one row per
+feature.
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from dreg.core.design import ColumnEncoding, Encoding
+from dreg.core.encode import OTHER_LEVEL
 from dreg.job.record import MetricsRecord, ModelRecord
 
 __all__ = ["render_report", "warm_up"]
@@ -44,6 +54,8 @@ MAX_TABLE_ROWS = 50  # selected-features table before the rest is folded away
 MAX_FILES = 20  # fingerprint files listed
 MAX_L1_LEGEND = 8  # more l1_ratios than this get a colour bar instead of legend entries
 MAX_LABEL_CHARS = 40  # feature names are shortened in plots (never in tables)
+MAX_LEVELS = 30  # levels listed per categorical column (the largest |coef|), the rest counted
+MAX_LUMPED = 20  # lumped levels named per categorical column
 
 # Fixed style: the report must not depend on the user's matplotlibrc.
 _RC = {
@@ -82,6 +94,16 @@ details { margin: .5rem 0; }
 summary { cursor: pointer; color: #245; }
 pre { background: #f4f4f4; padding: .6rem; overflow-x: auto; font-size: 12px; }
 code { font-size: .92em; }
+.zero { color: #888; }
+.special { color: #555; }
+h3 { font-size: 1.02rem; margin: 1.2rem 0 .2rem; word-break: break-word; }
+h3 .kind { font-weight: normal; color: #555; font-size: .9rem; }
+.bar { display: block; position: relative; width: 8rem; height: .7rem; margin-top: .25rem; }
+.bar::before { content: ""; position: absolute; left: 50%; top: -.15rem; bottom: -.15rem;
+               border-left: 1px solid #999; }
+.bar span { position: absolute; top: 0; bottom: 0; }
+.bar .pos { left: 50%; background: #4c7fb3; }
+.bar .neg { right: 50%; background: #d9822b; }
 """
 
 # Scripts and remote loads are forbidden even if something slipped through escaping.
@@ -636,6 +658,7 @@ def _facts(model: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
         ("Estimator", f"{_esc(model.get('estimator'))} (penalty: {_esc(model.get('penalty'))})"),
         ("Target", f"<code>{_esc(model.get('target'))}</code>"),
         ("Features", _num(p)),
+        *([("Columns", _columns_fact(model))] if model.get("encoding") is not None else []),
         (
             "Alpha",
             f"{_num(model.get('alpha'))} (selection rule: {_esc(model.get('selection'))}; "
@@ -664,6 +687,17 @@ def _facts(model: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
     ]
     body = "\n".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts)
     return f'<table class="facts">\n{body}\n</table>'
+
+
+def _columns_fact(model: Mapping[str, Any]) -> str:
+    """The run fact about the model's source columns (categorical levels, imputation)."""
+    raw = model.get("features")
+    features = [str(f) for f in raw] if _is_list(raw) else []
+    try:
+        enc = _read_encoding(model, features)
+    except _Unavailable as exc:
+        return f'<span class="unavailable">{_esc(exc)}</span>'
+    return "\u2014" if enc is None else _encoding_summary(enc)
 
 
 def _cv_section(plot: _Plotter, model: Mapping[str, Any]) -> str:
@@ -950,6 +984,249 @@ def _table_section(model: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
+# --------------------------------------------------------------------------- coefficients by column
+def _read_encoding(model: Mapping[str, Any], features: list[str]) -> Encoding | None:
+    """The model's ``encoding`` checked against its features; None when it records none."""
+    raw = model.get("encoding")
+    if raw is None:
+        return None
+    if isinstance(raw, Encoding):
+        enc = raw
+    elif not isinstance(raw, Mapping):
+        raise _Unavailable(f"the encoding is a {type(raw).__name__}, not an object")
+    else:
+        try:
+            enc = Encoding.from_json(raw)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise _Unavailable(f"the encoding is malformed ({type(exc).__name__}: {exc})") from None
+    try:
+        names = enc.feature_names
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise _Unavailable(f"the encoding is malformed ({type(exc).__name__}: {exc})") from None
+    if names != features:
+        raise _Unavailable(
+            f"the encoding describes {len(names):,} feature(s) that are not the model's {len(features):,}"
+        )
+    return enc
+
+
+def _level_html(level: object) -> str:
+    """A level as table text: the null and other levels in italics, data levels escaped."""
+    if level is None:
+        return '<em class="special">&lt;null&gt;</em>'
+    if level is OTHER_LEVEL:
+        return '<em class="special">&lt;other&gt;</em>'
+    return _esc(level)
+
+
+def _level_text(level: object) -> str:
+    return "<null>" if level is None else ("<other>" if level is OTHER_LEVEL else str(level))
+
+
+def _coef_cell(value: float, spec: str = ".6g") -> str:
+    """A coefficient cell; an exact zero (dropped by the L1 penalty) is shown apart."""
+    if value == 0:
+        return '<td class="num zero" title="exactly zero: dropped by the L1 penalty">0 (dropped)</td>'
+    return f'<td class="num">{_num(value, spec)}</td>'
+
+
+def _bar(value: float, scale: float) -> str:
+    """A small horizontal bar, right of the axis for a positive value, left for a negative one."""
+    if not (math.isfinite(value) and value != 0 and math.isfinite(scale) and scale > 0):
+        return '<td><span class="bar" aria-hidden="true"></span></td>'
+    width = 50.0 * min(abs(value) / scale, 1.0)
+    side = "pos" if value > 0 else "neg"
+    return (
+        f'<td><span class="bar" aria-hidden="true"><span class="{side}" style="width:{width:.1f}%"></span></span></td>'
+    )
+
+
+def _folds_text(freq: FloatArray | None, K: int, j: int) -> str:
+    return "\u2014" if freq is None else f"{int(round(freq[j] * K))}/{K}"
+
+
+def _encoding_summary(enc: Encoding) -> str:
+    """One line: numeric and categorical columns, levels, lumping, imputation."""
+    cats = [c for c in enc.columns if c.kind == "categorical"]
+    nums = [c for c in enc.columns if c.kind != "categorical"]
+    imputed = [c for c in nums if c.impute is not None]
+    n_levels = sum(len(c.levels) for c in cats)
+    n_lumped = sum(len(c.lumped) for c in cats)
+    parts = [f"{len(enc.columns):,} source column(s): {len(nums):,} numeric, {len(cats):,} categorical"]
+    if cats:
+        parts[0] += f" with {n_levels:,} level(s) in all"
+        if n_lumped:
+            n_other = sum(1 for c in cats if c.lumped)
+            parts[0] += f" ({n_lumped:,} rare level(s) lumped into &lt;other&gt; in {n_other:,} column(s))"
+    if imputed:
+        with_ind = sum(1 for c in imputed if c.indicator)
+        parts.append(f"{len(imputed):,} imputed column(s), {with_ind:,} with a missing indicator")
+    else:
+        parts.append("no imputed column")
+    return "; ".join(parts)
+
+
+def _numeric_rows(
+    enc: Encoding, m: _Model, sd: FloatArray | None, freq: FloatArray | None, K: int
+) -> tuple[list[str], int]:
+    """Rows of the numeric-column table, by decreasing |coefficient|, and how many columns are imputed."""
+    items = [(c, sl) for c, sl in zip(enc.columns, enc.slices(), strict=True) if c.kind != "categorical"]
+    order = _rank(np.array([m.coef[sl.start] for _, sl in items], dtype=np.float64))
+    out = []
+    for i in order:
+        c, sl = items[int(i)]
+        j = sl.start
+        per_sd = "" if sd is None else f'<td class="num">{_num(m.coef[j] * sd[j], ".6g")}</td>'
+        if c.impute is None:
+            impute = "<td>\u2014</td>"
+        else:
+            rule = c.impute_rule if isinstance(c.impute_rule, str) else "value"
+            impute = f'<td class="num">{_num(c.impute, ".8g")} ({_esc(rule)})</td>'
+        if c.indicator:
+            indicator = _coef_cell(m.coef[j + 1])
+        elif c.impute is not None:
+            indicator = '<td class="note">no indicator</td>'
+        else:
+            indicator = "<td>\u2014</td>"
+        out.append(
+            f'<tr><td class="name">{_esc(c.name)}</td>{_coef_cell(m.coef[j])}{per_sd}'
+            f'<td class="num">{_folds_text(freq, K, j)}</td>{impute}{indicator}</tr>'
+        )
+    return out, sum(1 for c, _ in items if c.impute is not None)
+
+
+def _categorical_group(
+    c: ColumnEncoding, sl: slice, m: _Model, freq: FloatArray | None, K: int, min_count: object
+) -> str:
+    """One categorical column: a heading and the table of its levels in level order."""
+    coef = m.coef[sl]
+    L = len(c.levels)
+    counts: list[int] | None = list(c.counts) if len(c.counts) == L else None
+    total = float(sum(counts)) if counts else 0.0
+    nonzero = int(np.sum(coef != 0))
+    finite = coef[np.isfinite(coef)]
+    scale = float(np.max(np.abs(finite))) if finite.size else math.nan
+    shown = sorted(int(i) for i in _rank(coef)[:MAX_LEVELS])
+    listed_levels = set(shown)
+    hidden = [i for i in range(L) if i not in listed_levels]
+    head = (
+        f'<h3><code>{_esc(c.name)}</code> <span class="kind">categorical: {L:,} level(s), '
+        f"{nonzero:,} nonzero"
+        + (f", {int(total):,} rows" if counts else "")
+        + (
+            f", coefficients from {_num(float(finite.min()), '.4g')} to {_num(float(finite.max()), '.4g')}"
+            if finite.size
+            else ""
+        )
+        + "</span></h3>"
+    )
+    n_lumped = len(c.lumped)
+    lumped = [_level_text(lv) for lv in c.lumped[:MAX_LUMPED]]
+    rows = []
+    for i in shown:
+        level = c.levels[i]
+        title = ""
+        if level is OTHER_LEVEL and lumped:
+            listed = ", ".join(lumped) + (
+                f", \u2026 and {n_lumped - MAX_LUMPED:,} more" if n_lumped > MAX_LUMPED else ""
+            )
+            title = f' title="{_esc("lumped: " + listed)}"'
+        n = counts[i] if counts else None
+        share = f"{n / total:.1%}" if counts and total > 0 else "\u2014"
+        rows.append(
+            f'<tr><td class="name"{title}>{_level_html(level)}</td><td class="num">{_num(n)}</td>'
+            f'<td class="num">{share}</td>{_coef_cell(coef[i])}{_bar(coef[i], scale)}'
+            f'<td class="num">{_folds_text(freq, K, sl.start + i)}</td></tr>'
+        )
+    table = (
+        '<table>\n<thead><tr><th>level</th><th class="num">rows</th><th class="num">share</th>'
+        '<th class="num">coefficient</th><th></th><th class="num">selected in folds</th></tr></thead>\n'
+        "<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
+    )
+    notes = []
+    if hidden:
+        h_nonzero = int(np.sum(coef[hidden] != 0))
+        h_rows = f", {sum(counts[i] for i in hidden):,} rows" if counts else ""
+        notes.append(
+            f'<p class="note">\u2026 and {len(hidden):,} more level(s) with a smaller |coefficient| '
+            f"({h_nonzero:,} nonzero{h_rows}) not listed: the {len(shown)} with the largest "
+            "|coefficient| are shown, in level order.</p>"
+        )
+    if n_lumped:
+        listed = ", ".join(f"<code>{_esc(x)}</code>" for x in lumped)
+        more = f", \u2026 and {n_lumped - MAX_LUMPED:,} more" if n_lumped > MAX_LUMPED else ""
+        notes.append(
+            f'<p class="note"><em class="special">&lt;other&gt;</em>: {n_lumped:,} level(s) with fewer '
+            f"than {_num(min_count, 'g')} rows each (<code>data.min_level_count</code>), lumped into one: "
+            f"{listed}{more}.</p>"
+        )
+    return "\n".join([head, table, *notes])
+
+
+def _grouped_section(model: Mapping[str, Any], m: _Model, enc: Encoding) -> str:
+    try:
+        freq, K = _selection_frequency(model, m.coef.size)
+    except _Unavailable:
+        freq, K = None, 0
+    p = m.coef.size
+    sd = _feature_sds(model, m.features)
+    n_zero = int(np.sum(m.coef == 0))
+    cats = [(c, sl) for c, sl in zip(enc.columns, enc.slices(), strict=True) if c.kind == "categorical"]
+    parts = [
+        f"<p>The model's {p:,} coefficient(s), grouped by source column (original scale). A categorical column has a coefficient for every level (no reference "
+        "level: the intercept is not penalized), added to the prediction of the rows at that level; "
+        "compare the levels of a column with each other. <em>&lt;null&gt;</em> is the level of the "
+        "rows where the column is null, <em>&lt;other&gt;</em> the rare levels lumped together.</p>",
+        f'<p>{n_zero:,} of {p:,} coefficient(s) are exactly zero, shown as <span class="zero">0 (dropped)</span>.</p>',
+    ]
+    num_rows, n_imputed = _numeric_rows(enc, m, sd, freq, K)
+    if num_rows:
+        head = (
+            '<tr><th>column</th><th class="num">coefficient</th>'
+            + ("" if sd is None else '<th class="num">per SD</th>')
+            + '<th class="num">selected in folds</th><th class="num">missing values imputed with</th>'
+            '<th class="num">coefficient of the missing indicator</th></tr>'
+        )
+        top, rest = num_rows[:MAX_TABLE_ROWS], num_rows[MAX_TABLE_ROWS:]
+        parts.append(
+            f'<h3>Numeric columns <span class="kind">{len(num_rows):,}, by decreasing |coefficient|'
+            + (f"; {n_imputed:,} imputed" if n_imputed else "")
+            + "</span></h3>"
+        )
+        if n_imputed:
+            parts.append(
+                '<p class="note">A missing value of an imputed column is replaced by its imputation '
+                "value; with a missing indicator (the feature <code>column=&lt;null&gt;</code>, added "
+                "when the column had missing values in the fit) its coefficient is added too."
+                + ("" if sd is None else " <em>Per SD</em>: the coefficient times the column's SD.")
+                + "</p>"
+            )
+        parts.append(f"<table>\n<thead>{head}</thead>\n<tbody>\n" + "\n".join(top) + "\n</tbody>\n</table>")
+        if rest:
+            parts.append(
+                f"<details><summary>Show the other {len(rest):,} numeric column(s)</summary>\n"
+                f"<table>\n<thead>{head}</thead>\n<tbody>\n" + "\n".join(rest) + "\n</tbody>\n</table>\n</details>"
+            )
+    for c, sl in cats:
+        parts.append(_categorical_group(c, sl, m, freq, K, enc.min_level_count))
+    return "\n".join(parts)
+
+
+def _coefficients_section(model: Mapping[str, Any]) -> str:
+    """Coefficients grouped by source column when the model encodes any; else one row per feature."""
+    try:
+        m = _read_model(model)
+    except _Unavailable:
+        return _table_section(model)  # which says what is missing
+    try:
+        enc = _read_encoding(model, m.features)
+    except _Unavailable as exc:
+        return _unavailable("Grouping the coefficients by column", exc) + "\n" + _table_section(model)
+    if enc is None or enc.plain:
+        return _table_section(model)
+    return _grouped_section(model, m, enc)
+
+
 def _files_section(model: Mapping[str, Any]) -> str:
     data = _mapping(model, "data")
     raw = data.get("fingerprint")
@@ -1091,7 +1368,7 @@ def render_report(model: ModelRecord | Mapping[str, Any], metrics: MetricsRecord
             else []
         ),
         _section("stability", "Selection frequency", _frequency_section(plot, model)),
-        _section("features", "Selected features", _table_section(model)),
+        _section("features", "Selected features", _coefficients_section(model)),
         _section("data", "Data files", _files_section(model)),
         _section("config", "Configuration and versions", _config_section(model)),
     ]

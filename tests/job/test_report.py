@@ -624,3 +624,331 @@ def test_no_chromium_skips_with_how_to_unless_required(monkeypatch):
     monkeypatch.setenv("DREG_REQUIRE_CHROMIUM", "1")
     with pytest.raises(pytest.fail.Exception, match="DREG_REQUIRE_CHROMIUM=1"):
         _chromium()
+
+
+# --------------------------------------------------------------------------- categorical and imputed columns
+EVIL_LEVEL = "<script>alert(2)</script>"
+MIN_LEVEL_COUNT = 5
+
+
+class Groups(HTMLParser):
+    """The "features" section of a report: per <h3> group, its tables' rows (cell texts) and
+    the title attribute of each cell."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.in_section = False
+        self.groups: list[dict] = []  # {"title": str, "rows": [[cell text]], "titles": [[title]], "notes": [str]}
+        self._cell: list[str] | None = None
+        self._title: list[str] | None = None
+        self._note: list[str] | None = None
+        self._row: list[str] | None = None
+        self._row_titles: list[str | None] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "section":
+            self.in_section = a.get("id") == "features"
+        if not self.in_section:
+            return
+        if tag == "h3":
+            self._title = []
+        elif tag == "tr":
+            self._row, self._row_titles = [], []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+            self._row_titles.append(a.get("title"))
+        elif tag == "p" and self.groups:
+            self._note = []
+
+    def handle_endtag(self, tag):
+        if tag == "section":
+            self.in_section = False
+        if not self.in_section:
+            return
+        if tag == "h3" and self._title is not None:
+            self.groups.append({"title": " ".join("".join(self._title).split()), "rows": [], "titles": [], "notes": []})
+            self._title = None
+        elif tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            if self.groups:
+                self.groups[-1]["rows"].append(self._row)
+                self.groups[-1]["titles"].append(self._row_titles)
+            self._row = None
+        elif tag == "p" and self._note is not None:
+            self.groups[-1]["notes"].append(" ".join("".join(self._note).split()))
+            self._note = None
+
+    def handle_data(self, data):
+        for part in (self._title, self._cell, self._note):
+            if part is not None:
+                part.append(data)
+
+
+def groups_of(document: str) -> dict[str, dict]:
+    parser = Groups()
+    parser.feed(document)
+    parser.close()
+    return {g["title"].split(" ")[0]: g for g in parser.groups}
+
+
+def features_section(document: str) -> str:
+    return re.search(r'<section id="features">.*?</section>', document, re.S).group(0)
+
+
+def coef_text(c: float) -> str:
+    return "0 (dropped)" if c == 0 else format(c, ".6g")
+
+
+def level_text(level) -> str:
+    return "<null>" if level is None else str(level)
+
+
+def _sorted_levels(values: list) -> list:
+    data = sorted({v for v in values if v is not None})
+    return data + ([None] if any(v is None for v in values) else [])
+
+
+@pytest.fixture(scope="module")
+def categorical_model() -> dict:
+    """A real ElasticNetCV fit on a one-hot + imputed design built with numpy, with the
+    ``encoding`` model.json records for it (levels sorted, null last, rare levels lumped
+    into <other> last, counts per level, weighted-mean imputation values)."""
+    rng = np.random.default_rng(13)
+    n = 900
+    region = rng.choice(["east", "north", "south", EVIL_LEVEL], n).astype(object)
+    region[rng.random(n) < 0.08] = None
+    plan = rng.choice(["basic", "plus", "pro"], n).astype(object)
+    plan[:3] = "legacy"  # rare: lumped
+    plan[3:5] = "<b>old</b>"  # rare: lumped
+    shop = np.array([f"shop{k:02d}" for k in rng.integers(0, 40, n)], dtype=object)  # 40 levels: capped
+    flag = rng.random(n) < 0.3
+    x1 = rng.standard_normal(n)
+    x3 = rng.standard_normal(n)
+    shop_effect = {f"shop{k:02d}": (3.0 if k < 4 else 0.0) for k in range(40)}
+    y = (
+        np.array([{"east": 1.0, "north": -2.0, "south": 0.0, EVIL_LEVEL: 2.5, None: -1.0}[r] for r in region])
+        + np.array([{"basic": 0.0, "plus": 1.0, "pro": 2.0, "legacy": -3.0, "<b>old</b>": -3.0}[p] for p in plan])
+        + np.array([shop_effect[s] for s in shop])
+        - 0.7 * flag
+        + 1.5 * x1
+        + 0.3 * x3
+        + rng.standard_normal(n)
+    )
+    x1[rng.random(n) < 0.1] = np.nan
+    columns, cols, names = [], [], []
+
+    def categorical(name, values):
+        levels = _sorted_levels(list(values))
+        counts = {lv: int(sum(1 for v in values if v == lv or (v is None and lv is None))) for lv in levels}
+        kept = [lv for lv in levels if counts[lv] >= MIN_LEVEL_COUNT]
+        rare = [lv for lv in levels if counts[lv] < MIN_LEVEL_COUNT]
+        for lv in kept:
+            cols.append(np.array([v == lv if lv is not None else v is None for v in values], dtype=float))
+            names.append(f"{name}={level_text(lv)}")
+        if rare:
+            cols.append(np.array([v in rare for v in values], dtype=float))
+            names.append(f"{name}=<other>")
+        columns.append(
+            {
+                "name": name,
+                "kind": "categorical",
+                "levels": kept,
+                "other": bool(rare),
+                "counts": [counts[lv] for lv in kept] + ([sum(counts[lv] for lv in rare)] if rare else []),
+                "lumped": rare,
+            }
+        )
+
+    def numeric(name, x):
+        miss = np.isnan(x)
+        mean = float(np.mean(x[~miss]))
+        cols.append(np.where(miss, mean, x))
+        names.append(name)
+        if miss.any():
+            cols.append(miss.astype(float))
+            names.append(f"{name}=<null>")
+        columns.append(
+            {"name": name, "kind": "numeric", "impute": mean, "impute_rule": "mean", "indicator": bool(miss.any())}
+        )
+
+    categorical("region", list(region))
+    numeric("x1", x1)
+    categorical("plan", list(plan))
+    categorical("shop", list(shop))
+    categorical("flag", [bool(f) for f in flag])
+    numeric("x3", x3)
+    X = np.column_stack(cols)
+    est = dreg.ElasticNetCV(l1_ratio=[0.5, 1.0], alphas=30, cv=4, selection="1se").fit(X, y)
+    model = model_dict(est, names)
+    model["encoding"] = {"columns": columns, "min_level_count": MIN_LEVEL_COUNT}
+    model = json.loads(json.dumps(model))
+    from dreg.core.design import Encoding
+
+    assert Encoding.from_json(model["encoding"]).feature_names == names  # the layout model.json has
+    return model
+
+
+@pytest.fixture(scope="module")
+def categorical_report(categorical_model) -> str:
+    return render_report(categorical_model, metrics_of(categorical_model))
+
+
+def _slices(model: dict) -> dict[str, slice]:
+    from dreg.core.design import Encoding
+
+    enc = Encoding.from_json(model["encoding"])
+    return dict(zip(enc.source_columns, enc.slices(), strict=True))
+
+
+def test_categorical_columns_are_grouped_with_counts_and_coefficients(categorical_model, categorical_report):
+    check_document(categorical_report, n_svg=4)
+    groups = groups_of(categorical_report)
+    coef = np.asarray(categorical_model["coef"])
+    cols = {c["name"]: c for c in categorical_model["encoding"]["columns"]}
+    sl = _slices(categorical_model)
+    assert list(groups) == ["Numeric", "region", "plan", "shop", "flag"]
+    for name in ("region", "plan", "flag"):
+        c = cols[name]
+        levels = [level_text(lv) for lv in c["levels"]] + (["<other>"] if c["other"] else [])
+        expected = [[lv, f"{k:,}", coef_text(b)] for lv, k, b in zip(levels, c["counts"], coef[sl[name]], strict=True)]
+        header, *rows = groups[name]["rows"]
+        assert header[:4] == ["level", "rows", "share", "coefficient"]
+        assert [[r[0], r[1], r[3]] for r in rows] == expected, name  # level order, counts, coefficients
+        assert f"{len(levels)} level(s)" in groups[name]["title"]
+        assert f"{sum(c['counts']):,} rows" in groups[name]["title"]
+    # null is the level <null> (last of the data levels); the rare levels are lumped into <other>
+    assert groups["region"]["rows"][-1][0] == "<null>"
+    assert cols["plan"]["lumped"] == ["<b>old</b>", "legacy"] and cols["plan"]["counts"][-1] == 5
+    other_row = groups["plan"]["rows"][-1]
+    assert other_row[:2] == ["<other>", "5"]
+    assert groups["plan"]["titles"][-1][0] == "lumped: <b>old</b>, legacy"
+    assert any("2 level(s) with fewer than 5 rows" in n and "<b>old</b>, legacy" in n for n in groups["plan"]["notes"])
+    # the numeric columns: coefficient, imputation value, the indicator's coefficient
+    header, *rows = groups["Numeric"]["rows"]
+    by_name = {r[0]: dict(zip(header, r, strict=True)) for r in rows}
+    assert set(by_name) == {"x1", "x3"}
+    j1 = sl["x1"].start
+    assert by_name["x1"]["coefficient"] == coef_text(coef[j1])
+    assert by_name["x1"]["missing values imputed with"] == f"{cols['x1']['impute']:.8g} (mean)"
+    assert by_name["x1"]["coefficient of the missing indicator"] == coef_text(coef[j1 + 1])
+    assert by_name["x3"]["coefficient of the missing indicator"] == "no indicator"  # x3 had no missing value
+    assert by_name["x3"]["missing values imputed with"] == f"{cols['x3']['impute']:.8g} (mean)"
+
+
+def test_zero_coefficients_are_shown_as_dropped(categorical_model, categorical_report):
+    coef = np.asarray(categorical_model["coef"])
+    assert np.any(coef == 0) and np.any(coef != 0)  # the 1se lasso drops some levels
+    n_zero = int(np.sum(coef == 0))
+    assert f"{n_zero} of {coef.size} coefficient(s) are exactly zero" in categorical_report
+    cells = re.findall(r'<td class="num( zero)?"[^>]*>(0 \(dropped\)|[^<]*)</td>', features_section(categorical_report))
+    assert all(zero for zero, text in cells if text == "0 (dropped)")  # styled apart
+    assert sum(text == "0 (dropped)" for _, text in cells) >= 1
+
+
+def test_many_levels_show_the_largest_coefficients(categorical_model, categorical_report):
+    group = groups_of(categorical_report)["shop"]
+    coef = np.asarray(categorical_model["coef"])[_slices(categorical_model)["shop"]]
+    levels = categorical_model["encoding"]["columns"][3]["levels"]
+    assert len(levels) == 40
+    header, *rows = group["rows"]
+    assert len(rows) == 30
+    shown = [r[0] for r in rows]
+    assert shown == sorted(shown)  # level order
+    assert min(abs(coef[levels.index(s)]) for s in shown) >= max(
+        abs(coef[i]) for i, lv in enumerate(levels) if lv not in shown
+    )
+    assert any(n.startswith("\u2026 and 10 more level(s)") for n in group["notes"])
+    assert {"shop00", "shop01", "shop02", "shop03"} <= set(shown)  # the real effects
+
+
+def test_levels_are_escaped(categorical_report):
+    assert EVIL_LEVEL not in categorical_report
+    assert "<b>old</b>" not in categorical_report
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in categorical_report
+    assert "lumped: &lt;b&gt;old&lt;/b&gt;, legacy" in categorical_report  # the title attribute
+    text = "".join(parse(categorical_report).text)
+    assert EVIL_LEVEL in text and "<b>old</b>" in text
+    assert not re.search(r"<[^>]+\son[a-z]+\s*=", categorical_report, flags=re.I)
+
+
+def test_run_facts_count_columns_levels_and_imputation(categorical_report):
+    text = "".join(parse(categorical_report).text)
+    # region 5 levels, plan 3 + <other>, shop 40, flag 2
+    assert (
+        "6 source column(s): 2 numeric, 4 categorical with 51 level(s) in all "
+        "(2 rare level(s) lumped into <other> in 1 column(s)); 2 imputed column(s), 1 with a missing indicator"
+    ) in text
+
+
+def test_report_of_a_model_record_with_an_encoding(categorical_model, categorical_report):
+    from dreg.job.record import ModelRecord
+
+    record = ModelRecord.from_json(categorical_model)
+    assert record.encoding is not None
+    document = render_report(record, metrics_of(categorical_model))
+    # the record's JSON has the same encoding: the same grouped tables (its run facts gain null fields)
+    assert features_section(document) == features_section(categorical_report)
+
+
+def test_numeric_only_models_keep_one_row_per_feature(enet_model, enet_report):
+    """No encoding, or one of plain numeric columns: the coefficient table is unchanged."""
+    from dreg.core.design import Encoding
+
+    section = features_section(enet_report)
+    assert "<h3" not in section and "<th>feature</th>" in section
+    assert "Columns" not in "".join(parse(enet_report).text).split("Features")[1].split("Alpha")[0]
+    plain = json.loads(json.dumps(enet_model))
+    plain["encoding"] = Encoding.numeric(enet_model["features"]).to_json()
+    document = render_report(plain, metrics_of(plain))
+    assert features_section(document) == section
+    assert "8 source column(s): 8 numeric, 0 categorical; no imputed column" in document
+    # nothing else changes but the facts line
+    without_fact = re.sub(r"<tr><th>Columns</th><td>[^<]*</td></tr>\n", "", document)
+    assert without_fact == enet_report
+
+
+def test_malformed_encoding_falls_back_to_one_row_per_feature(enet_model, categorical_model):
+    model = json.loads(json.dumps(categorical_model))
+    model["encoding"]["columns"][0]["levels"].append("extra")  # one more level than coefficients
+    document = render_report(model, metrics_of(model))
+    check_document(document, n_svg=4)
+    assert "Grouping the coefficients by column is not available" in document
+    assert "<th>feature</th>" in features_section(document)
+    model["encoding"] = {"columns": "garbage"}
+    document = render_report(model, metrics_of(model))
+    check_document(document, n_svg=4)
+    assert "the encoding is malformed" in document
+
+
+@pytest.mark.slow
+def test_categorical_report_renders_in_headless_chromium(categorical_report, tmp_path):
+    browser = _chromium()
+    page = tmp_path / "report.html"
+    page.write_text(categorical_report, encoding="utf-8")
+    dumped = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    dom = parse(dumped.stdout)
+    assert dom.tags.get("script", 0) == 0
+    assert set(groups_of(dumped.stdout)) == {"Numeric", "region", "plan", "shop", "flag"}
+    assert EVIL_LEVEL in "".join(dom.text)
