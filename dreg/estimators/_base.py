@@ -36,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 from dreg.core.datafit import SquaredError
 from dreg.core.problem import GramProblem
 from dreg.core.stats import SufficientStats, collapse
+from dreg.estimators._encoding import EncodingMixin
 from dreg.estimators._input import FoldSpec, compute_stats, is_dask_collection, to_numpy_X
 from dreg.estimators._validation import check_param
 
@@ -60,7 +61,7 @@ def warn_if_not_converged(est: object, converged: bool) -> None:
 
 
 
-class _Base(RegressorMixin, BaseEstimator):
+class _Base(EncodingMixin, RegressorMixin, BaseEstimator):
     """Shared fitting, prediction and scoring."""
 
     #: l1_ratio set by the class (Lasso 1, Ridge 0), or None: the ``l1_ratio`` parameter
@@ -76,6 +77,7 @@ class _Base(RegressorMixin, BaseEstimator):
         return self._datafit.problem(collapse(stats), self.fit_intercept, self.standardize)
 
     def _stats(self, X, y, sample_weight, spec: FoldSpec | None) -> tuple[SufficientStats, list[str] | None]:
+        X = self._fit_encoding(X, sample_weight)
         stats, names, _ = compute_stats(X, y, sample_weight, spec)
         self.n_features_in_ = stats.n_features
         columns = getattr(X, "columns", None)
@@ -88,6 +90,7 @@ class _Base(RegressorMixin, BaseEstimator):
     # -- prediction ---------------------------------------------------------
     def _prepare_predict_X(self, X):
         check_is_fitted(self, "coef_")
+        X = self._predict_encoding(X)
         names = getattr(self, "feature_names_in_", None)
         if hasattr(X, "columns") and names is not None:
             missing = [n for n in names if n not in set(map(str, X.columns))]

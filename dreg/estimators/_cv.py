@@ -345,6 +345,9 @@ class _FixedMixCV(_CV):
         max_iter: int = 10_000,
         random_state=0,
         n_jobs: int | None = None,
+        impute=None,
+        missing_indicator: bool = False,
+        min_level_count: float = 0,
     ) -> None:
         self.alphas = alphas
         self.eps = eps
@@ -359,6 +362,9 @@ class _FixedMixCV(_CV):
         self.selection = selection
         self.tol = tol
         self.max_iter = max_iter
+        self.impute = impute
+        self.missing_indicator = missing_indicator
+        self.min_level_count = min_level_count
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -395,6 +401,9 @@ class ElasticNetCV(_CV):
         max_iter: int = 10_000,
         random_state=0,
         n_jobs: int | None = None,
+        impute=None,
+        missing_indicator: bool = False,
+        min_level_count: float = 0,
     ) -> None:
         self.l1_ratio = l1_ratio
         self.alphas = alphas
@@ -410,6 +419,9 @@ class ElasticNetCV(_CV):
         self.selection = selection
         self.tol = tol
         self.max_iter = max_iter
+        self.impute = impute
+        self.missing_indicator = missing_indicator
+        self.min_level_count = min_level_count
         self.random_state = random_state
         self.n_jobs = n_jobs
 

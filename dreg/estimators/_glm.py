@@ -37,6 +37,7 @@ from dreg.core.folds import fold_ids, resolve_seed
 from dreg.core.glm import GLMPathResult, glm_fit, in_memory_pass
 from dreg.core.stats import SufficientStats
 from dreg.estimators._cv import _splits_to_folds
+from dreg.estimators._encoding import EncodingMixin
 from dreg.estimators._input import (
     FoldSpec,
     _check_folds,
@@ -57,6 +58,7 @@ def _prepare(est, X, y, sample_weight, spec: FoldSpec | None):
     """``(stats, names, run_pass, classes)`` of the inputs: pass 0 done, the passes ready."""
     fam = est._family
     spec = spec or FoldSpec()
+    X = est._fit_encoding(X, sample_weight)
     if any(is_dask_collection(v) for v in (X, y, sample_weight, spec.folds)):
         from dreg._dask_glm import persist_glm_data
         from dreg.estimators._input import raise_for_invalid
@@ -126,7 +128,7 @@ def _labels_1d(y, n: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- shared base
-class _GLMBase(BaseEstimator):
+class _GLMBase(EncodingMixin, BaseEstimator):
     _family: Binomial | Poisson
 
     def _set_features(self, stats: SufficientStats, names, X) -> None:
@@ -149,6 +151,7 @@ class _GLMBase(BaseEstimator):
     # -- prediction ------------------------------------------------------------
     def _linear(self, X):
         check_is_fitted(self, "coef_")
+        X = self._predict_encoding(X)
         coef = np.asarray(self.coef_, dtype=np.float64).reshape(-1)
         b = float(np.asarray(self.intercept_).reshape(-1)[0])
         names = getattr(self, "feature_names_in_", None)
@@ -336,6 +339,9 @@ class LogisticRegression(_BinomialMixin, _SingleGLM):
         tol: float = 1e-8,
         max_iter: int = 100,
         n_jobs: int | None = None,
+        impute=None,
+        missing_indicator: bool = False,
+        min_level_count: float = 0,
     ) -> None:
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -347,6 +353,9 @@ class LogisticRegression(_BinomialMixin, _SingleGLM):
         self.upper_bounds = upper_bounds
         self.tol = tol
         self.max_iter = max_iter
+        self.impute = impute
+        self.missing_indicator = missing_indicator
+        self.min_level_count = min_level_count
         self.n_jobs = n_jobs
 
     def _set_coef(self, coef: np.ndarray, intercept: float) -> None:
@@ -382,6 +391,9 @@ class PoissonRegressor(_PoissonMixin, _SingleGLM):
         tol: float = 1e-8,
         max_iter: int = 100,
         n_jobs: int | None = None,
+        impute=None,
+        missing_indicator: bool = False,
+        min_level_count: float = 0,
     ) -> None:
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -393,6 +405,9 @@ class PoissonRegressor(_PoissonMixin, _SingleGLM):
         self.upper_bounds = upper_bounds
         self.tol = tol
         self.max_iter = max_iter
+        self.impute = impute
+        self.missing_indicator = missing_indicator
+        self.min_level_count = min_level_count
         self.n_jobs = n_jobs
 
     def _set_coef(self, coef: np.ndarray, intercept: float) -> None:
@@ -601,6 +616,9 @@ class LogisticRegressionCV(_BinomialMixin, _CVGLM):
         max_iter: int = 100,
         random_state=0,
         n_jobs: int | None = None,
+        impute=None,
+        missing_indicator: bool = False,
+        min_level_count: float = 0,
     ) -> None:
         self.l1_ratio = l1_ratio
         self.alphas = alphas
@@ -616,6 +634,9 @@ class LogisticRegressionCV(_BinomialMixin, _CVGLM):
         self.upper_bounds = upper_bounds
         self.tol = tol
         self.max_iter = max_iter
+        self.impute = impute
+        self.missing_indicator = missing_indicator
+        self.min_level_count = min_level_count
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -660,6 +681,9 @@ class PoissonRegressorCV(_PoissonMixin, _CVGLM):
         max_iter: int = 100,
         random_state=0,
         n_jobs: int | None = None,
+        impute=None,
+        missing_indicator: bool = False,
+        min_level_count: float = 0,
     ) -> None:
         self.l1_ratio = l1_ratio
         self.alphas = alphas
@@ -675,6 +699,9 @@ class PoissonRegressorCV(_PoissonMixin, _CVGLM):
         self.upper_bounds = upper_bounds
         self.tol = tol
         self.max_iter = max_iter
+        self.impute = impute
+        self.missing_indicator = missing_indicator
+        self.min_level_count = min_level_count
         self.random_state = random_state
         self.n_jobs = n_jobs
 

@@ -118,6 +118,9 @@ class ElasticNet(_SingleAlpha):
         solver: str = "auto",
         tol: float = 1e-7,
         max_iter: int = 10_000,
+        impute=None,
+        missing_indicator: bool = False,
+        min_level_count: float = 0,
     ) -> None:
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -130,6 +133,9 @@ class ElasticNet(_SingleAlpha):
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
+        self.impute = impute
+        self.missing_indicator = missing_indicator
+        self.min_level_count = min_level_count
 
 
 class Lasso(_SingleAlpha):
@@ -155,6 +161,9 @@ class Lasso(_SingleAlpha):
         solver: str = "auto",
         tol: float = 1e-7,
         max_iter: int = 10_000,
+        impute=None,
+        missing_indicator: bool = False,
+        min_level_count: float = 0,
     ) -> None:
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -166,6 +175,9 @@ class Lasso(_SingleAlpha):
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
+        self.impute = impute
+        self.missing_indicator = missing_indicator
+        self.min_level_count = min_level_count
 
 
 class Ridge(_SingleAlpha):
@@ -195,6 +207,9 @@ class Ridge(_SingleAlpha):
         solver: str = "auto",
         tol: float = 1e-7,
         max_iter: int = 10_000,
+        impute=None,
+        missing_indicator: bool = False,
+        min_level_count: float = 0,
     ) -> None:
         self.alpha = alpha
         self.fit_intercept = fit_intercept
@@ -206,3 +221,6 @@ class Ridge(_SingleAlpha):
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
+        self.impute = impute
+        self.missing_indicator = missing_indicator
+        self.min_level_count = min_level_count

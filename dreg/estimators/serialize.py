@@ -96,7 +96,16 @@ def _features(est: Any) -> list[str]:
 
 
 def estimator_to_dict(est: Any) -> dict[str, Any]:
-    """The fitted state of a dreg estimator as JSON-ready data."""
+    """The fitted state of a dreg estimator as JSON-ready data (with ``encoding``: the
+    categorical levels and imputation values, when the model has them)."""
+    out = _state_to_dict(est)
+    encoding = getattr(est, "encoding_", None)
+    if encoding is not None:
+        out["encoding"] = jsonable(encoding.to_json())
+    return out
+
+
+def _state_to_dict(est: Any) -> dict[str, Any]:
     name = type(est).__name__
     if name in FAMILY:
         return _glm_to_dict(est, name)
@@ -334,6 +343,15 @@ def _glm_from_dict(est: Any, d: dict[str, Any]) -> Any:
 
 def estimator_from_dict(d: dict[str, Any]) -> Any:
     """Rebuild a fitted estimator from :func:`estimator_to_dict` output (any format version)."""
+    est = _state_from_dict(d)
+    if d.get("encoding") is not None:
+        from dreg.core.design import Encoding
+
+        est.encoding_ = Encoding.from_json(d["encoding"])
+    return est
+
+
+def _state_from_dict(d: dict[str, Any]) -> Any:
     from dreg import estimators
 
     if d.get("format") != FORMAT:

@@ -370,8 +370,9 @@ def build_estimator(m: ModelConfig):
     values = m.model_dump(mode="python")
     if m.family == "gaussian":
         cls = {"lasso": LassoCV, "ridge": RidgeCV, "elasticnet": ElasticNetCV}[m.penalty]
-        # the config's model fields are the estimator's parameters, by name (one source: dreg.estimators._validation)
-        params = {name: values[name] for name in cls._get_param_names()}
+        # the config's model fields are the estimator's parameters, by name (one source: dreg.estimators._validation);
+        # impute, missing_indicator and min_level_count are data keys: the job encodes the lake itself
+        params = {name: values[name] for name in cls._get_param_names() if name in values}
         params["penalty_factor"] = params["penalty_factor"] or None
         if cls is ElasticNetCV and params["l1_ratio"] is None:
             params["l1_ratio"] = 0.5
@@ -907,7 +908,6 @@ def _record(
             cluster=scan.cluster,
         ),
         baseline=baseline if baseline is not None else Baseline.from_stats(scan.stats, plan.features),
-        encoding=scan.encoding,
     )
 
 
@@ -1106,6 +1106,8 @@ def run_fit(
             est.fit_stats(scan.stats, plan.features)
         except ValueError as exc:
             raise DataError(f"lake {cfg.data.path!r}: {exc}") from None
+    if scan.encoding is not None:
+        est.encoding_ = scan.encoding  # model.json's encoding: the loaded model predicts raw DataFrames
     seconds = time.perf_counter() - t0
     baseline = Baseline.from_stats(stats, plan.features)
     model = _record(cfg, est, plan, scan, new_version(), started, seconds, baseline)

@@ -399,7 +399,6 @@ _JOB_PARTS: dict[str, Any] = {
     "promotion": Promotion,
     "baseline": Baseline,
     "calibration": None,
-    "encoding": Encoding,
 }
 # the estimator's top-level keys (dreg.estimators.serialize.estimator_to_dict)
 _FIT_KEYS = (
@@ -425,6 +424,7 @@ _FIT_KEYS = (
     "classes",
     "n_passes",
     "fold_intercept",
+    "encoding",
 )
 
 
@@ -452,9 +452,13 @@ class ModelRecord:
     baseline: Baseline | None = None
     # binomial: held-out calibration bins at the chosen alpha ({predicted, observed, weight})
     calibration: list[Mapping[str, float]] | None = None
-    # categorical levels and imputation values (None: every feature is a numeric column as is)
-    encoding: Encoding | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # keys this version does not know
+
+    @property
+    def encoding(self) -> Encoding | None:
+        """Categorical levels and imputation values (None: every feature is a lake column as is)."""
+        d = self.fit.get("encoding")
+        return None if d is None else Encoding.from_json(d)
 
     def column_encoding(self) -> Encoding:
         """How the lake's columns become :attr:`features` (each feature its own column without one)."""

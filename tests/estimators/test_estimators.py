@@ -474,12 +474,16 @@ def test_bad_cv_parameters(params, match, data):
 
 
 def test_non_numeric_dataframe_column_is_named(frame):
+    """A column that is neither numeric nor categorical (a timestamp) is named; a string column is
+    categorical (one-hot encoded: tests/estimators/test_categorical_frames.py)."""
     Xf, yf = frame
-    Xf = Xf.assign(city=["Oslo", "Lima", "Pune"] * (len(Xf) // 3))
-    with pytest.raises(ValueError, match=r"non-numeric column\(s\): 'city' \(object|str"):
+    Xf = Xf.assign(when=pd.date_range("2026-01-01", periods=len(Xf), freq="h"))
+    with pytest.raises(ValueError, match=r"non-numeric column\(s\): 'when' \(datetime64"):
         Lasso().fit(Xf, yf)
-    with pytest.raises(ValueError, match="'city'"):
+    with pytest.raises(ValueError, match="'when'"):
         LassoCV().fit(Xf, yf)
+    city = Xf.drop(columns="when").assign(city=["Oslo", "Lima", "Pune"] * (len(Xf) // 3))
+    assert Lasso(alpha=0.01).fit(city, yf).feature_names_[-3:].tolist() == ["city=Lima", "city=Oslo", "city=Pune"]
 
 
 def test_one_dimensional_x_rejected(data):

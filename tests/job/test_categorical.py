@@ -271,6 +271,9 @@ def test_predict_encodes_with_the_stored_levels(workdir: Path, fitted: Path, tab
     np.testing.assert_allclose(got, X @ est.coef_ + est.intercept_, rtol=1e-11, atol=1e-11)
     summary = json.loads((out / "_dreg_predict_summary.json").read_text())
     assert summary["unseen"] == {"region": {"mars": 20}} and summary["rows"] == 200
+    # the registry model predicts raw DataFrames with the same encoding (model.json's)
+    np.testing.assert_allclose(est.predict(new.to_pandas()[FEATURES]), got, rtol=1e-12, atol=1e-12)
+    assert est.unseen_levels_ == {"region": {"mars": 20}}
 
 
 def test_predict_on_unseen_error_names_file_column_and_level(
