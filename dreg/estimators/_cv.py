@@ -291,9 +291,27 @@ _CV_DOC = """
         Threads of the coordinator solving the fold paths concurrently
         (:func:`dreg.core.cv.cross_validate`): ``None`` or ``-1`` every CPU
         available to the process.  Results do not depend on it.
+    impute : None, {{'mean', 'zero'}}, float or dict, default None
+        DataFrames: what replaces missing (NaN/None/NA) values of numeric
+        columns -- the weighted mean of the observed values, 0, a number, or a
+        mapping ``{{column: rule}}`` for some columns (see
+        :mod:`dreg.estimators._encoding`).  None: missing values raise.
+    missing_indicator : bool, default False
+        Add a 0/1 ``"column=<null>"`` feature for each imputed column that had
+        missing values.
+    min_level_count : float, default 0
+        Levels of categorical columns (category, object, string, bool dtypes:
+        one 0/1 feature per level, null a level) seen in fewer rows are lumped
+        into ``"column=<other>"``.
 
     Attributes
     ----------
+    encoding_ : Encoding
+        Only for DataFrames with categorical columns or ``impute``: the
+        levels, their counts and the imputation values
+        (:class:`dreg.core.design.Encoding`).
+    feature_names_ : ndarray of shape (n_features,)
+        The names of ``coef_``'s features (``column=level`` for dummies).
     alpha_ : float
         Alpha with the smallest mean CV error.
     alpha_1se_ : float

@@ -314,9 +314,27 @@ class LogisticRegression(_BinomialMixin, _SingleGLM):
         Maximum passes over the data.
     n_jobs : int or None
         Threads of the in-process passes (numpy input).
+    impute : None, {'mean', 'zero'}, float or dict, default None
+        DataFrames: what replaces missing (NaN/None/NA) values of numeric
+        columns -- the weighted mean of the observed values, 0, a number, or a
+        mapping ``{column: rule}`` for some columns (see
+        :mod:`dreg.estimators._encoding`).  None: missing values raise.
+    missing_indicator : bool, default False
+        Add a 0/1 ``"column=<null>"`` feature for each imputed column that had
+        missing values.
+    min_level_count : float, default 0
+        Levels of categorical columns (category, object, string, bool dtypes:
+        one 0/1 feature per level, null a level) seen in fewer rows are lumped
+        into ``"column=<other>"``.
 
     Attributes
     ----------
+    encoding_ : Encoding
+        Only for DataFrames with categorical columns or ``impute``: the
+        levels, their counts and the imputation values
+        (:class:`dreg.core.design.Encoding`).
+    feature_names_ : ndarray of shape (n_features,)
+        The names of ``coef_``'s features (``column=level`` for dummies).
     classes_ : ndarray of shape (2,)
     coef_ : ndarray of shape (1, n_features)
     intercept_ : ndarray of shape (1,)
@@ -559,9 +577,27 @@ _CV_DOC = """
         As in :class:`{single}`.
     random_state : int, Generator, RandomState or None, default 0
         Seed of the fold assignment.
+    impute : None, {{'mean', 'zero'}}, float or dict, default None
+        DataFrames: what replaces missing (NaN/None/NA) values of numeric
+        columns -- the weighted mean of the observed values, 0, a number, or a
+        mapping ``{{column: rule}}`` for some columns (see
+        :mod:`dreg.estimators._encoding`).  None: missing values raise.
+    missing_indicator : bool, default False
+        Add a 0/1 ``"column=<null>"`` feature for each imputed column that had
+        missing values.
+    min_level_count : float, default 0
+        Levels of categorical columns (category, object, string, bool dtypes:
+        one 0/1 feature per level, null a level) seen in fewer rows are lumped
+        into ``"column=<other>"``.
 
     Attributes
     ----------
+    encoding_ : Encoding
+        Only for DataFrames with categorical columns or ``impute``: the
+        levels, their counts and the imputation values
+        (:class:`dreg.core.design.Encoding`).
+    feature_names_ : ndarray of shape (n_features,)
+        The names of ``coef_``'s features (``column=level`` for dummies).
     alpha_, alpha_1se_, chosen_alpha_, chosen_alpha_index_, l1_ratio_ : float
     alphas_ : ndarray of shape (n_alphas,) or (n_l1_ratios, n_alphas)
     deviance_path_ : ndarray of shape (n_l1_ratios, n_alphas, n_folds)

@@ -90,9 +90,27 @@ class ElasticNet(_SingleAlpha):
         rounding accuracy when the support is identified.
     max_iter : int, default 10000
         Maximum CD sweeps or ADMM iterations per alpha.
+    impute : None, {'mean', 'zero'}, float or dict, default None
+        DataFrames: what replaces missing (NaN/None/NA) values of numeric
+        columns -- the weighted mean of the observed values, 0, a number, or a
+        mapping ``{column: rule}`` for some columns (see
+        :mod:`dreg.estimators._encoding`).  None: missing values raise.
+    missing_indicator : bool, default False
+        Add a 0/1 ``"column=<null>"`` feature for each imputed column that had
+        missing values.
+    min_level_count : float, default 0
+        Levels of categorical columns (category, object, string, bool dtypes:
+        one 0/1 feature per level, null a level) seen in fewer rows are lumped
+        into ``"column=<other>"``.
 
     Attributes
     ----------
+    encoding_ : Encoding
+        Only for DataFrames with categorical columns or ``impute``: the
+        levels, their counts and the imputation values
+        (:class:`dreg.core.design.Encoding`).
+    feature_names_ : ndarray of shape (n_features,)
+        The names of ``coef_``'s features (``column=level`` for dummies).
     coef_ : ndarray of shape (n_features,)
     intercept_ : float
     n_iter_ : int
