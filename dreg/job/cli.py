@@ -1,4 +1,4 @@
-"""The ``dreg`` command line: fit, predict, demo, show, history, promote, warmup.
+"""The ``dreg`` command line: fit, predict, export, demo, show, history, promote, warmup.
 
 Exit codes
 ----------
@@ -105,6 +105,28 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--scheduler", metavar="ADDRESS")
     g.add_argument("--scheduler-file", metavar="FILE")
     pr.add_argument("--n-workers", type=int, default=2, help="workers of the embedded cluster (default 2)")
+
+    ex = sub.add_parser(
+        "export",
+        help="write a registry model as a SQL SELECT or an ONNX graph that scores as dreg predict does",
+        epilog=_EPILOG,
+    )
+    ex.add_argument("model", metavar="REGISTRY/NAME[/VERSION]")
+    ex.add_argument("--format", required=True, choices=["sql", "onnx"], help="a SQL SELECT or an ONNX graph")
+    ex.add_argument("--output", metavar="FILE", help="write to FILE (SQL: standard output without it)")
+    ex.add_argument("--table", metavar="T", help="SQL: the table to score (default: the model's name)")
+    ex.add_argument(
+        "--keep", nargs="*", default=[], metavar="COLUMN", help="SQL: columns of the table to select too"
+    )
+    at = ex.add_mutually_exclusive_group()
+    at.add_argument("--alpha", type=float, metavar="A", help="export the stored CV path's model at this alpha")
+    at.add_argument("--selection", choices=["min", "1se"], help="export the path's model at alpha_min or alpha_1se")
+    ex.add_argument(
+        "--storage-options",
+        metavar="JSON",
+        default=None,
+        help="fsspec options for the model and output URLs, e.g. '{\"anon\": false}'",
+    )
 
     d = sub.add_parser("demo", help="fit a cross-validated lasso on a synthetic lake, end to end", epilog=_EPILOG)
     d.add_argument(
@@ -255,6 +277,68 @@ def _promote(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _storage_options(text: str | None) -> dict | None:
+    from dreg.job.errors import ConfigError
+
+    try:
+        so = json.loads(text) if text else None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--storage-options is not valid JSON: {exc}") from None
+    if so is not None and not isinstance(so, dict):
+        raise ConfigError("--storage-options must be a JSON object")
+    return so
+
+
+def _export(args: argparse.Namespace) -> int:
+    """``dreg export``: the model (or the path's model at --alpha / --selection) as SQL or ONNX."""
+    from dreg.job.errors import ConfigError, RegistryError
+    from dreg.job.export import to_onnx, to_sql
+    from dreg.job.pipeline import path_model, read_record
+
+    so = _storage_options(args.storage_options)
+    if args.format == "onnx" and not args.output:
+        raise ConfigError("--format onnx writes a binary file: give --output FILE")
+    if args.format == "onnx" and (args.table or args.keep):
+        raise ConfigError("--table and --keep are for --format sql")
+    ref, model, _ = read_record(args.model, so)
+
+    def refit(a: float):
+        """Between grid points: the exact refit from the version's statistics (as dreg predict)."""
+        from dreg.estimators.serialize import estimator_from_dict
+        from dreg.job.registry import read_fit_stats
+
+        est = estimator_from_dict(model.fit)
+        stats = read_fit_stats(ref, so) if hasattr(est, "restore_refit") else None
+        if stats is None:
+            return None
+        est.restore_refit(stats)
+        return est._model_at(a)
+
+    coef, intercept, used_alpha = path_model(model, args.alpha, args.selection, refit)
+    if args.format == "sql":
+        out = to_sql(model, args.table or ref.name, args.keep, coef, intercept, alpha=used_alpha).encode()
+    else:
+        out = to_onnx(model, coef, intercept, alpha=used_alpha)
+    if not args.output:
+        sys.stdout.write(out.decode())
+        sys.stdout.flush()
+        return EXIT_OK
+    from dreg.job.storage import atomic_write, is_local, url_to_fs
+
+    fs, path = url_to_fs(args.output, so)
+    try:
+        if is_local(fs):
+            parent = os.path.dirname(path)
+            if parent:
+                fs.makedirs(parent, exist_ok=True)
+        atomic_write(fs, path, out)
+    except OSError as exc:
+        raise RegistryError(f"cannot write {args.output}: {exc}") from None
+    at = f" at alpha {used_alpha:.6g}" if args.alpha is not None or args.selection is not None else ""
+    print(f"dreg: wrote {ref.name}/{ref.version}{at} as {args.format} to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from dreg.job.config import load_config
@@ -302,6 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log=_log,
             )
             return EXIT_OK
+        if args.command == "export":
+            return _export(args)
         if args.command == "demo":
             from dreg.job.demo import run_demo
 
