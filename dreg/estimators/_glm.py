@@ -149,11 +149,17 @@ class _GLMBase(EncodingMixin, BaseEstimator):
             )
 
     # -- prediction ------------------------------------------------------------
-    def _linear(self, X):
+    def _model_at(self, alpha: float) -> tuple[np.ndarray, float]:
+        raise ValueError(f"{type(self).__name__} was fitted at one alpha; the CV estimators answer at any alpha")
+
+    def _linear(self, X, alpha: float | None = None):
         check_is_fitted(self, "coef_")
         X = self._predict_encoding(X)
-        coef = np.asarray(self.coef_, dtype=np.float64).reshape(-1)
-        b = float(np.asarray(self.intercept_).reshape(-1)[0])
+        if alpha is None:
+            coef = np.asarray(self.coef_, dtype=np.float64).reshape(-1)
+            b = float(np.asarray(self.intercept_).reshape(-1)[0])
+        else:
+            coef, b = self._model_at(alpha)
         names = getattr(self, "feature_names_in_", None)
         if hasattr(X, "columns") and names is not None:
             missing = [n for n in names if n not in set(map(str, X.columns))]
@@ -188,26 +194,30 @@ def _eta_block(X: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
 class _BinomialMixin(ClassifierMixin):
     _family = Binomial()
 
-    def decision_function(self, X):
+    def decision_function(self, X, alpha: float | None = None):
         """The linear predictor ``X @ coef_[0] + intercept_[0]`` (log-odds of ``classes_[1]``).
 
-        Returns an ndarray of shape (n_samples,), or a lazy Dask array for Dask input.
+        ``alpha`` (CV estimators): the model at that alpha of the path instead
+        (:meth:`LogisticRegressionCV.coef_at`).  Returns an ndarray of shape
+        (n_samples,), or a lazy Dask array for Dask input.
         """
-        return self._linear(X)
+        return self._linear(X, alpha)
 
-    def predict_proba(self, X):
-        """Probabilities of ``classes_``, shape (n_samples, 2), clamped to ``[1e-15, 1 - 1e-15]``."""
-        eta = self._linear(X)
+    def predict_proba(self, X, alpha: float | None = None):
+        """Probabilities of ``classes_``, shape (n_samples, 2), clamped to ``[1e-15, 1 - 1e-15]``
+        (``alpha``: of the model at that alpha, CV estimators)."""
+        eta = self._linear(X, alpha)
         if is_dask_collection(eta):
             return eta.map_blocks(_proba_block, new_axis=1, chunks=(eta.chunks[0], (2,)), dtype=np.float64)
         return _proba_block(eta)
 
-    def predict_log_proba(self, X):
-        return np.log(self.predict_proba(X))
+    def predict_log_proba(self, X, alpha: float | None = None):
+        return np.log(self.predict_proba(X, alpha))
 
-    def predict(self, X):
-        """The class of each row: ``classes_[1]`` where the log-odds are positive."""
-        eta = self._linear(X)
+    def predict(self, X, alpha: float | None = None):
+        """The class of each row: ``classes_[1]`` where the log-odds are positive (``alpha``: of the
+        model at that alpha, CV estimators)."""
+        eta = self._linear(X, alpha)
         if is_dask_collection(eta):
             return eta.map_blocks(_class_block, self.classes_, dtype=self.classes_.dtype)
         return _class_block(eta, self.classes_)
@@ -233,9 +243,9 @@ def _class_block(eta: np.ndarray, classes: np.ndarray) -> np.ndarray:
 class _PoissonMixin(RegressorMixin):
     _family = Poisson()
 
-    def predict(self, X):
-        """The mean ``exp(X @ coef_ + intercept_)``."""
-        eta = self._linear(X)
+    def predict(self, X, alpha: float | None = None):
+        """The mean ``exp(X @ coef_ + intercept_)`` (``alpha``: of the model at that alpha, CV estimators)."""
+        eta = self._linear(X, alpha)
         if is_dask_collection(eta):
             return eta.map_blocks(Poisson().mean, dtype=np.float64)
         return Poisson().mean(eta)
@@ -470,7 +480,12 @@ class _CVGLM(_GLMBase):
             spec = FoldSpec(folds=folds)
         stats, names, run_pass, classes = _prepare(self, X, y, sample_weight, spec)
         self._set_features(stats, names, X)
-        return self._fit_prepared(stats, names, run_pass, classes, ratios)
+        self._fit_prepared(stats, names, run_pass, classes, ratios)
+        # in-memory rows (already held by the caller): coef_at refits between grid points from them;
+        # passes over a cluster's persisted rows are released, as in the batch job
+        in_memory = not any(is_dask_collection(v) for v in (X, y, sample_weight, folds))
+        self._refit_ = (stats, names, run_pass) if in_memory else None
+        return self
 
     def fit_passes(self, stats: SufficientStats, feature_names, run_pass, classes=None):
         """Fit from pass-0 statistics and a way to run the further passes (the batch job's entry).
@@ -506,7 +521,62 @@ class _CVGLM(_GLMBase):
         self.feature_names_in_ = np.asarray(names, dtype=object)
         return self._fit_prepared(stats, names, run_pass, None if classes is None else np.asarray(classes), ratios)
 
+    # -- any alpha of the path ----------------------------------------------
+    def _model_at(self, alpha: float) -> tuple[np.ndarray, float]:
+        """``(coef, intercept)`` of the all-rows model at ``alpha`` (chosen ``l1_ratio_``)."""
+        check_is_fitted(self, "coef_path_")
+        try:
+            a = float(alpha)
+        except (TypeError, ValueError):
+            raise ValueError(f"alpha must be a number, got {alpha!r}") from None
+        if not np.isfinite(a) or a < 0:
+            raise ValueError(f"alpha must be finite and >= 0, got {alpha!r}")
+        grid = np.asarray(self.alphas_, dtype=np.float64)
+        if grid.ndim == 2:  # several l1_ratios: the chosen one's grid
+            ratios = np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))
+            grid = grid[int(np.argmin(np.abs(ratios - self.l1_ratio_)))]
+        on = np.flatnonzero(np.abs(grid - a) <= 1e-12 * grid)
+        coef_path = np.asarray(self.coef_path_, dtype=np.float64)
+        if on.size:
+            k = int(on[0])
+            return coef_path[k].reshape(-1).copy(), float(np.asarray(self.intercept_path_).reshape(-1)[k])
+        refit = getattr(self, "_refit_", None)
+        if refit is None:
+            raise ValueError(
+                f"alpha={a:g} is not on the grid of this model (alphas from {grid.max():g} to {grid.min():g}); off "
+                "the grid a GLM is refitted with passes over its training rows, which this model does not hold "
+                "(fitted on Dask collections, or loaded from model.json): use a grid alpha, or fit again"
+            )
+        stats, names, run_pass = refit
+        penalty = penalty_from_params(self, float(self.l1_ratio_), stats.n_features, names)
+        res = glm_fit(
+            stats, self._family, penalty, run_pass, alphas=np.array([a]), fit_intercept=self.fit_intercept,
+            standardize=self.standardize, tol=self.tol, max_passes=self.max_iter,
+        )  # fmt: skip
+        self._warn(res, (0, 0, -1))
+        return np.asarray(res.coef[0, 0], dtype=np.float64).reshape(-1), float(res.intercept[0, 0])
+
+    def coef_at(self, alpha: float) -> np.ndarray:
+        """Coefficients of the all-rows model at any ``alpha`` of the chosen ``l1_ratio_``.
+
+        On a grid point, that row of ``coef_path_``; between (or beyond) grid
+        points, an exact refit at ``alpha`` with passes over the training rows
+        (the single-alpha estimator's solution), never an interpolation.  Only
+        fits on in-memory data hold their rows for that: a fit on Dask
+        collections or a model loaded from model.json answers on grid points.
+
+        Returns
+        -------
+        ndarray of shape (n_features,)
+        """
+        return self._model_at(alpha)[0]
+
+    def intercept_at(self, alpha: float) -> float:
+        """The intercept of the all-rows model at ``alpha`` (see :meth:`coef_at`)."""
+        return self._model_at(alpha)[1]
+
     def _fit_prepared(self, stats: SufficientStats, names, run_pass, classes, ratios):
+        self._refit_ = None
         self._set_classes(classes)
         fold_labels = stats.labels[stats.labels >= 0]
         if fold_labels.size < 2:

@@ -104,3 +104,40 @@ def test_bad_alphas_and_loaded_models(rng) -> None:
         loaded.coef_at(between(est.alphas_, 4))
     with pytest.raises(Exception, match="not fitted"):
         dreg.LassoCV().coef_at(0.1)
+
+
+# --------------------------------------------------------------------------- binomial and Poisson
+@pytest.mark.parametrize("family", ["binomial", "poisson"])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5, [0.2, 0.9]])
+def test_glm_any_alpha_equals_the_single_alpha_fit(rng, family: str, l1_ratio) -> None:
+    """LogisticRegressionCV / PoissonRegressorCV: a grid alpha is its coef_path_ row; between grid
+    points the model is a refit with passes over the training rows, equal to the single-alpha
+    estimator's fit (not an interpolation of the path)."""
+    n = 1500
+    X = rng.standard_normal((n, 6))
+    eta = X @ np.array([0.8, -0.6, 0.0, 0.3, 0.0, 0.0])
+    if family == "binomial":
+        y = (eta + rng.logistic(size=n) > 0).astype(int)
+        cv_cls, single_cls = dreg.LogisticRegressionCV, dreg.LogisticRegression
+    else:
+        y = rng.poisson(np.exp(0.5 * eta))
+        cv_cls, single_cls = dreg.PoissonRegressorCV, dreg.PoissonRegressor
+    cv = cv_cls(l1_ratio=l1_ratio, alphas=10, cv=3).fit(X, y)
+    grid = np.asarray(cv.alphas_)
+    grid = grid if grid.ndim == 1 else grid[int(np.argmin(np.abs(np.atleast_1d(l1_ratio) - cv.l1_ratio_)))]
+    np.testing.assert_array_equal(cv.coef_at(grid[4]), np.asarray(cv.coef_path_)[4].reshape(-1))
+    for a in (float(np.sqrt(grid[3] * grid[4])), float(grid[-1] / 3)):  # between points, below the grid
+        single = single_cls(alpha=a, l1_ratio=cv.l1_ratio_).fit(X, y)
+        np.testing.assert_allclose(cv.coef_at(a), np.ravel(single.coef_), rtol=1e-9, atol=1e-11)
+        assert cv.intercept_at(a) == pytest.approx(float(np.ravel(single.intercept_)[0]), rel=1e-9, abs=1e-11)
+        if family == "binomial":
+            np.testing.assert_allclose(cv.predict_proba(X, alpha=a), single.predict_proba(X), rtol=1e-9)
+            np.testing.assert_array_equal(cv.predict(X, alpha=a), single.predict(X))
+        else:
+            np.testing.assert_allclose(cv.predict(X, alpha=a), single.predict(X), rtol=1e-9)
+    loaded = estimator_from_dict(json.loads(json.dumps(estimator_to_dict(cv))))
+    np.testing.assert_array_equal(loaded.coef_at(grid[2]), cv.coef_at(grid[2]))
+    with pytest.raises(ValueError, match="not on the grid.*loaded from model.json"):
+        loaded.coef_at(float(np.sqrt(grid[3] * grid[4])))
+    with pytest.raises(ValueError, match="fitted at one alpha"):
+        single_cls(alpha=0.1).fit(X, y).predict(X, alpha=0.2)
