@@ -521,6 +521,13 @@ class _CVGLM(_GLMBase):
         self.feature_names_in_ = np.asarray(names, dtype=object)
         return self._fit_prepared(stats, names, run_pass, None if classes is None else np.asarray(classes), ratios)
 
+    def __getstate__(self) -> dict:
+        # the training rows' passes (a closure over the caller's arrays) are not part of the
+        # model: a pickled copy answers on grid points, as a model loaded from model.json
+        state = super().__getstate__()
+        state.pop("_refit_", None)
+        return state
+
     # -- any alpha of the path ----------------------------------------------
     def _model_at(self, alpha: float) -> tuple[np.ndarray, float]:
         """``(coef, intercept)`` of the all-rows model at ``alpha`` (chosen ``l1_ratio_``)."""
