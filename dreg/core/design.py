@@ -23,11 +23,11 @@ One pass computes the statistics of the *pass design*
 * ``D_c``: the one-hot columns of the levels categorical column ``c`` takes in
   the block, sorted (:func:`dreg.core.encode.union_levels`).
 
-The one-hot parts of the Gram are not computed from a dense one-hot matrix
-(``O(m L^2)`` for ``L`` levels) but from counts and per-level sums,
-``O(m (p + c))`` for ``m`` rows: with ``d`` the one-hot column of a level,
-``sum_i w_i (x_i - xbar)(d_i - dbar) = sum_{level rows} w_i (x_i - xbar)``, and
-two one-hot blocks have a weighted contingency table.
+The indicator and one-hot parts of the Gram are not computed from a dense
+matrix (``O(m L^2)`` for ``L`` levels) but from sparse products,
+``O(nnz (p + 1))`` for ``nnz`` nonzero 0/1 entries: with ``d`` the 0/1 column
+of a level, ``sum_i w_i (x_i - xbar)(d_i - dbar) = sum_{level rows} w_i (x_i - xbar)``,
+and two 0/1 columns have a weighted co-occurrence count.
 
 Blocks with different levels or fills merge exactly (:func:`merge_design`): a
 level a block never saw has an all-zero column there
@@ -355,6 +355,7 @@ def block_design_stats(
     rows: np.ndarray | None,
     imputed: Sequence[int],
     scratch: np.ndarray | None = None,
+    fills: FloatArray | None = None,
 ) -> DesignStats:
     """Statistics of the pass design of one block of rows.
 
@@ -376,6 +377,10 @@ def block_design_stats(
         the folds are those of the used rows, ``rows`` their indices.
     imputed : sequence of int
         Position among ``numeric`` of each imputed column.
+    fills : ndarray of shape (q,), optional
+        The fills to use where finite (e.g. those of the blocks already
+        merged: a file's row groups then share their fills and merge without
+        refilling); elsewhere the block's own observed mean.
 
     Returns
     -------
@@ -387,6 +392,7 @@ def block_design_stats(
     dense: list[np.ndarray] = list(numeric)
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     w_pos = np.ones(m, dtype=bool) if w is None else w > 0
+    given = None if fills is None else np.asarray(fills, dtype=np.float64)
     fills = np.zeros(q)
     fill_rows = np.zeros(q, dtype=np.int64)
     missing_rows = np.zeros(q, dtype=np.int64)
@@ -398,15 +404,15 @@ def block_design_stats(
         # any value near the column's values keeps every digit)
         obs = used[~miss_used & w_pos]
         obs = obs[np.isfinite(obs)]  # infinities are reported by the caller
-        if obs.size:
+        if given is not None and np.isfinite(given[i]):
+            fills[i] = float(given[i])
+            fill_rows[i] = obs.size
+        elif obs.size:
             fills[i] = float(np.mean(obs))
             fill_rows[i] = obs.size
         missing_rows[i] = int(np.count_nonzero(miss_used & w_pos))
         if miss is not None:
             dense[j] = np.where(miss, fills[i], col)
-    n_rows = len(numeric[0]) if n_num else m
-    for miss in missing:
-        dense.append(np.zeros(n_rows) if miss is None else miss.astype(np.float64))
     cats = [_canonical(codes, levels, w_pos) for codes, levels in categorical]
     if m == 0:
         base = empty_stats(n_num + q)
@@ -418,10 +424,11 @@ def block_design_stats(
             levels=tuple(() for _ in cats),
             counts=tuple(np.zeros(0, dtype=np.int64) for _ in cats),
         )
+    # the numeric columns in one dense Gram; the indicators and the one-hot columns sparse
     base = column_block_stats(dense, y, w, fold, rows, scratch)
-    if not cats:
+    if not cats and not q:
         return DesignStats(base, n_num, tuple(imputed), fills, (), (), fill_rows, missing_rows)
-    stats = _with_onehot(base, dense, y, w, fold, rows, [(c, len(lv)) for c, lv, _ in cats])
+    stats = _with_sparse(base, dense, y, w, fold, rows, list(missing), [(c, len(lv)) for c, lv, _ in cats])
     return DesignStats(
         stats=stats,
         n_numeric=n_num,
@@ -441,25 +448,31 @@ def _embed_categorical(base: SufficientStats, sizes: Sequence[int]) -> Sufficien
     return embed_features(base, np.arange(p), p + int(sum(sizes)))
 
 
-def _with_onehot(
+def _with_sparse(
     base: SufficientStats,
     dense: Sequence[np.ndarray],
     y: np.ndarray,
     w: FloatArray | None,
     fold: np.ndarray | None,
     rows: np.ndarray | None,
+    indicators: Sequence[np.ndarray | None],
     cats: Sequence[tuple[IntArray, int]],
 ) -> SufficientStats:
-    """``base`` (statistics of the dense columns) extended by one-hot blocks, from counts and sums."""
+    """``base`` (statistics of the dense columns) extended by 0/1 columns held sparse: the
+    "is missing" indicators ``M`` (several per row) and the one-hot blocks (one per row each).
+
+    With ``S`` the sparse 0/1 matrix of those columns and ``C`` the dense columns and ``y``
+    centered by their fold's mean, per fold ``k``: ``count = S_k^T w``, the cross block
+    ``S_k^T diag(w) C_k`` (the centered products, since ``C`` sums to 0 per fold), and
+    ``S_k^T diag(w) S_k - count count^T / W_k``.  ``O(nnz(S) (p + 1))`` per block, not the
+    ``O(m (p + q + L)^2)`` of a dense Gram: a level or an indicator costs its rows only.
+    """
     import scipy.sparse as sp
 
     m = int(y.shape[0])
     pd = base.n_features
     K = base.n_labels
-    if fold is None:
-        fcode = np.zeros(m, dtype=np.int64)
-    else:
-        fcode = np.searchsorted(base.labels, np.asarray(fold, dtype=np.int64))
+    fcode = np.zeros(m, dtype=np.int64) if fold is None else np.searchsorted(base.labels, np.asarray(fold, dtype=np.int64))
     W = base.weight_sum
     ww = np.ones(m) if w is None else w
     # the dense columns and y, centered by their fold's mean (rows used only)
@@ -469,78 +482,114 @@ def _with_onehot(
         C[:, j] = x if rows is None else x[rows]
     C[:, pd] = y
     C -= np.concatenate([base.x_mean, base.y_mean[:, None]], axis=1)[fcode]
+    q = len(indicators)
     sizes = [L for _, L in cats]
-    p = pd + sum(sizes)
+    ns = q + sum(sizes)
+    r_parts, c_parts = [], []
+    for i, miss in enumerate(indicators):
+        if miss is None:
+            continue
+        used = miss if rows is None else miss[rows]
+        r = np.flatnonzero(used)
+        r_parts.append(r)
+        c_parts.append(np.full(r.shape[0], i, dtype=np.int64))
+    off = q
+    for codes, L in cats:
+        r_parts.append(np.arange(m, dtype=np.int64))
+        c_parts.append(off + np.asarray(codes, dtype=np.int64))
+        off += L
+    r_all = np.concatenate(r_parts) if r_parts else np.zeros(0, dtype=np.int64)
+    c_all = np.concatenate(c_parts) if c_parts else np.zeros(0, dtype=np.int64)
+    # rows in fold order, so each fold is a contiguous slice of S's rows
+    order = np.argsort(fcode, kind="stable")
+    where = np.empty(m, dtype=np.int64)
+    where[order] = np.arange(m)
+    S = sp.csr_matrix((np.ones(r_all.shape[0]), (where[r_all], c_all)), shape=(m, ns))
+    bounds = np.searchsorted(fcode[order], np.arange(K + 1))
+    Cs, ws = C[order], ww[order]
+    p = pd + ns
     x_mean = np.zeros((K, p))
     xx = np.zeros((K, p, p))
     xy = np.zeros((K, p))
     x_mean[:, :pd] = base.x_mean
     xx[:, :pd, :pd] = base.xx
     xy[:, :pd] = base.xy
-    safe_W = np.where(W > 0, W, 1.0)
-    offs = np.concatenate([[pd], pd + np.cumsum(sizes)]).astype(np.int64)
-    cw_all = []
-    idx = np.arange(m)
-    for c, (codes, L) in enumerate(cats):
-        g = fcode * L + codes
-        cw = np.bincount(g, weights=ww, minlength=K * L).reshape(K, L)
-        cw_all.append(cw)
-        S = sp.csr_matrix((ww, (g, idx)), shape=(K * L, m))
-        T = np.asarray(S @ C).reshape(K, L, pd + 1)  # sum over the level's rows of w (x - xbar)
-        a, b = offs[c], offs[c + 1]
-        dbar = np.where(W[:, None] > 0, cw / safe_W[:, None], 0.0)
-        x_mean[:, a:b] = dbar
-        xx[:, a:b, :pd] = T[:, :, :pd]
-        xx[:, :pd, a:b] = np.swapaxes(T[:, :, :pd], 1, 2)
-        xy[:, a:b] = T[:, :, pd]
-        diag = np.zeros((K, L, L))
-        diag[:, np.arange(L), np.arange(L)] = cw
-        xx[:, a:b, a:b] = diag - cw[:, :, None] * cw[:, None, :] / safe_W[:, None, None]
-        for d in range(c):
-            codes_d, Ld = cats[d]
-            h = (fcode * Ld + codes_d) * L + codes
-            N = np.bincount(h, weights=ww, minlength=K * Ld * L).reshape(K, Ld, L)
-            block = N - cw_all[d][:, :, None] * cw[:, None, :] / safe_W[:, None, None]
-            ad, bd = offs[d], offs[d + 1]
-            xx[:, ad:bd, a:b] = block
-            xx[:, a:b, ad:bd] = np.swapaxes(block, 1, 2)
-    empty = W <= 0
-    if np.any(empty):
-        x_mean[empty] = 0.0
-        xx[empty] = 0.0
-        xy[empty] = 0.0
+    for k in range(K):
+        if W[k] <= 0.0:
+            continue
+        a, b = bounds[k], bounds[k + 1]
+        Sk = S[a:b]
+        wk = ws[a:b]
+        Skw = sp.csr_matrix(Sk.multiply(wk[:, None]))
+        cw = np.asarray(Skw.sum(axis=0)).ravel()
+        T = np.asarray(Skw.T @ Cs[a:b])  # (ns, pd + 1): sum over each column's rows of w (x - xbar)
+        G = (Sk.T @ Skw).toarray()
+        G -= np.outer(cw, cw) / W[k]
+        if q:
+            # an indicator's variance as cw (W - cw) / W with W - cw summed over the rows where it is
+            # 0: exactly 0 when every row is missing (a refill multiplies it by (f' - f)^2)
+            Mk = sp.csc_matrix(Sk[:, :q])
+            comp = np.empty(q)
+            for i in range(q):
+                observed = np.ones(b - a, dtype=bool)
+                observed[Mk.indices[Mk.indptr[i] : Mk.indptr[i + 1]]] = False
+                comp[i] = wk[observed].sum()
+            G[np.arange(q), np.arange(q)] = cw[:q] * comp / W[k]
+        x_mean[k, pd:] = cw / W[k]
+        xx[k, pd:, :pd] = T[:, :pd]
+        xx[k, :pd, pd:] = T[:, :pd].T
+        xx[k, pd:, pd:] = 0.5 * (G + G.T)
+        xy[k, pd:] = T[:, pd]
     return replace(
         base,
         x_mean=x_mean,
         xx=xx,
         xy=xy,
-        nonfinite_x=np.concatenate([base.nonfinite_x, np.zeros(p - pd, dtype=np.int64)]),
+        nonfinite_x=np.concatenate([base.nonfinite_x, np.zeros(ns, dtype=np.int64)]),
     )
 
 
 # --------------------------------------------------------------------------- merging
-def _refill(stats: SufficientStats, numeric_pos: int, m_pos: int, delta: float) -> SufficientStats:
-    """Statistics after ``Z[:, numeric_pos] += delta * Z[:, m_pos]`` (an exact column operation)."""
+def _refill(stats: SufficientStats, numeric_pos: IntArray, m_pos: IntArray, delta: FloatArray) -> SufficientStats:
+    """Statistics after ``Z[:, numeric_pos[k]] += delta[k] * Z[:, m_pos[k]]`` for every ``k``.
+
+    Exact column operations, all at once (one copy of ``xx``): with
+    ``B = I + D``, ``D[m_k, j_k] = delta_k``, the new design is ``Z B`` and
+    ``xx' = B^T xx B``.  The indicator columns ``m`` are never among the
+    changed columns ``j``, so the row update ``R = B^T xx`` and then the
+    column update ``R B`` read only columns they do not write.
+    """
+    j = np.asarray(numeric_pos, dtype=np.int64)
+    m = np.asarray(m_pos, dtype=np.int64)
+    d = np.asarray(delta, dtype=np.float64)
     x_mean = stats.x_mean.copy()
     xx = stats.xx.copy()
     xy = stats.xy.copy()
-    j, i = numeric_pos, m_pos
-    x_mean[:, j] += delta * x_mean[:, i]
-    xy[:, j] += delta * xy[:, i]
-    xx[:, j, :] += delta * xx[:, i, :]
-    xx[:, :, j] += delta * xx[:, :, i]
+    x_mean[:, j] += d * x_mean[:, m]
+    xy[:, j] += d * xy[:, m]
+    xx[:, j, :] += d[None, :, None] * xx[:, m, :]
+    xx[:, :, j] += d[None, None, :] * xx[:, :, m]
     return replace(stats, x_mean=x_mean, xx=xx, xy=xy)
 
 
 def _align(d: DesignStats, levels: Sequence[tuple[Any, ...]], fills: FloatArray) -> DesignStats:
     """``d`` with the given levels (a superset of its own, same order rules) and fills."""
     stats = d.stats
-    for i, (f_own, f_new) in enumerate(zip(d.fills, fills, strict=True)):
+    change = [
+        i
+        for i, (f_own, f_new) in enumerate(zip(d.fills, fills, strict=True))
         # no missing row: M's column is 0 and the fill is not in the statistics (zero-weight
         # missing rows add nothing either)
-        if f_own == f_new or d.missing_rows[i] == 0 and not np.any(stats.x_mean[:, d.n_numeric + i]):
-            continue
-        stats = _refill(stats, d.imputed[i], d.n_numeric + i, float(f_new) - float(f_own))
+        if f_own != f_new and (d.missing_rows[i] > 0 or np.any(stats.x_mean[:, d.n_numeric + i]))
+    ]
+    if change:
+        idx = np.asarray(change, dtype=np.int64)
+        stats = _refill(
+            stats,
+            np.asarray(d.imputed, dtype=np.int64)[idx],
+            d.n_numeric + idx,
+            np.asarray(fills, dtype=np.float64)[idx] - d.fills[idx],
+        )
     new_fills = np.asarray(fills, dtype=np.float64).copy()
     if all(len(a) == len(b) for a, b in zip(d.levels, levels, strict=True)):
         return replace(d, stats=stats, fills=new_fills)

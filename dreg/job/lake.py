@@ -399,14 +399,16 @@ def infer_feature_columns(
 ) -> tuple[list[str], dict[str, str], dict[str, str]]:
     """Features inferred from the first file: ``(features, skipped, row_keys)``.
 
-    ``features``: every numeric column except target, weight, fold column,
-    ``exclude`` and row keys.  ``skipped`` maps each other column of the
-    file to the reason it was skipped (``target``, ``weight``,
-    ``fold column``, ``excluded (data.exclude)``, ``non-numeric (<type>)``,
-    ``row key (...)``).  ``row_keys`` maps each integer column that looks
-    like a row key (unique or monotonic values in the first file with at
-    least :data:`ROW_KEY_MIN_ROWS` rows) to why; they are skipped too, and
-    the caller warns (list them in ``features`` to use them).
+    ``features``: every numeric, string, dictionary and bool column (the
+    last three categorical) except target, weight, fold column, ``exclude``
+    and row keys.  ``skipped`` maps each other column of the file to the
+    reason it was skipped (``target``, ``weight``, ``fold column``,
+    ``excluded (data.exclude)``, ``unsupported type (<type>)``,
+    ``row key (...)``).  ``row_keys`` maps each column that looks like a row
+    key (unique or monotonic integer values, or unique strings, in the first
+    file with at least :data:`ROW_KEY_MIN_ROWS` rows) to why; they are
+    skipped too, and the caller warns (list them in ``features`` to use
+    them).
 
     An ``exclude`` name that is neither a column of the first file nor a
     partition column raises :class:`ConfigError` listing them.
@@ -475,8 +477,10 @@ def check_columns(
 
     One footer read.  Raises :class:`DataError` (exit code 3) naming the file,
     each missing column with the configuration key that asked for it, and the
-    nearest column names (``difflib``: a typo or a case difference); numeric
-    types are checked as well.  ``fold_column`` may also be a hive partition
+    nearest column names (``difflib``: a typo or a case difference); types
+    are checked as well (numeric, or for features that are categorical --
+    string, dictionary, bool, or listed in ``categorical`` -- a type levels
+    can be read from).  ``fold_column`` may also be a hive partition
     column.  Later files are checked by the pass itself, each naming its file.
     """
     import difflib
@@ -878,8 +882,11 @@ def read_file_stats(
                 block = column_block_stats(feats, y, w, folds, rows=rows_used, scratch=scratch)
             else:
                 try:
+                    # the file's fills once known (its first observed values): its row groups then
+                    # merge without refilling
+                    known = np.where(acc.fill_rows > 0, acc.fills, np.nan) if acc.q else None
                     dblock = block_design_stats(
-                        feats, extra[0], extra[1], y, w, folds, rows_used, imputed_pos, scratch=scratch
+                        feats, extra[0], extra[1], y, w, folds, rows_used, imputed_pos, scratch=scratch, fills=known
                     )
                 except ValueError as exc:  # levels of mixed types within a column
                     raise DataError(f"{url}: {exc}") from None
