@@ -257,6 +257,8 @@ class DesignStats:
     counts: tuple[IntArray, ...]
     fill_rows: IntArray = field(default=None)  # type: ignore[assignment]
     missing_rows: IntArray = field(default=None)  # type: ignore[assignment]
+    # the categorical columns' names, for messages (set by the reader; kept by merges)
+    names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         q = len(self.imputed)
@@ -289,6 +291,7 @@ class DesignStats:
         arrays["design_missing_rows"] = np.asarray(self.missing_rows, dtype=np.int64)
         arrays["design_n_numeric"] = np.array([self.n_numeric], dtype=np.int64)
         arrays["design_levels"] = np.array(json.dumps([list(lv) for lv in self.levels]))
+        arrays["design_names"] = np.array(json.dumps(list(self.names)))
         for i, c in enumerate(self.counts):
             arrays[f"design_counts_{i}"] = np.asarray(c, dtype=np.int64)
         return arrays
@@ -309,6 +312,7 @@ class DesignStats:
             counts=counts,
             fill_rows=np.asarray(arrays["design_fill_rows"], dtype=np.int64),
             missing_rows=np.asarray(arrays["design_missing_rows"], dtype=np.int64),
+            names=tuple(json.loads(str(arrays["design_names"]))) if "design_names" in arrays else (),
         )
 
 
@@ -629,7 +633,15 @@ def merge_design(a: DesignStats, b: DesignStats) -> DesignStats:
     """
     if a.n_numeric != b.n_numeric or a.imputed != b.imputed or len(a.levels) != len(b.levels):
         raise ValueError("cannot merge statistics of different pass designs")
-    levels = tuple(tuple(union_levels(x, y)) for x, y in zip(a.levels, b.levels, strict=True))
+    names = a.names or b.names
+    levels = []
+    for c, (x, y) in enumerate(zip(a.levels, b.levels, strict=True)):
+        try:
+            levels.append(tuple(union_levels(x, y)))
+        except ValueError as exc:  # e.g. integer levels in one file, strings in another
+            where = f"categorical column {names[c]!r}" if c < len(names) else f"categorical column {c}"
+            raise ValueError(f"{where}: {exc}") from None
+    levels = tuple(levels)
     fills = np.where(b.fill_rows > a.fill_rows, b.fills, a.fills)
     a2 = _align(a, levels, fills)
     b2 = _align(b, levels, fills)
@@ -644,6 +656,7 @@ def merge_design(a: DesignStats, b: DesignStats) -> DesignStats:
         counts,
         a.fill_rows + b.fill_rows,
         a.missing_rows + b.missing_rows,
+        names,
     )
 
 

@@ -24,7 +24,7 @@ import datetime as _dt
 import fnmatch
 import posixpath
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote
 
@@ -859,7 +859,7 @@ def read_file_stats(
     url = url or f.path
     design = spec.encoded
     stats = empty_stats(len(spec.features))
-    acc = empty_design(design) if design is not None else None
+    acc = replace(empty_design(design), names=tuple(design.categorical)) if design is not None else None
     imputed_pos = [design.numeric.index(c) for c in design.imputed] if design is not None else []
     rows = used = 0
     invalid_total: dict[str, int] = {}
@@ -939,8 +939,14 @@ def merge_parts(*parts: FilePart) -> FilePart:
     files = [info for p in parts for info in p.files]
     if parts[0].design is not None:
         design = parts[0].design
-        for p in parts[1:]:
-            design = merge_design(design, p.design)
+        for i, p in enumerate(parts[1:], 1):
+            try:
+                design = merge_design(design, p.design)
+            except ValueError as exc:  # files that disagree on a column's level type: a data error
+                paths = [f.path for q in parts[: i + 1] for f in q.files]
+                others = ", ".join(paths[:-1][-3:])
+                msg = f"{paths[-1] if paths else 'lake'}: {exc} (another type than in {others})"
+                return FilePart(stats=parts[0].stats, files=(), errors=(msg,), n_errors=1)
         new_d = [p.new_design for p in parts if p.new_design is not None]
         new_design = new_d[0] if new_d else None
         for d in new_d[1:]:

@@ -447,3 +447,23 @@ def test_fit_writes_a_report_grouped_by_column(fitted: Path) -> None:
     # the lumped plan level is named; the facts count the columns
     assert "lumped into one: legacy" in " ".join(groups["plan"]["notes"])
     assert "4 categorical with 16 level(s) in all" in document
+
+
+def test_files_that_disagree_on_a_level_type_are_a_data_error(
+    workdir: Path, address: str, capsys: pytest.CaptureFixture
+) -> None:
+    """Integer levels in one file and strings in another: exit 3 naming the column and the files,
+    no traceback and nothing written."""
+    rng = np.random.default_rng(5)
+    root = workdir / "lake-mixed"
+    root.mkdir()
+    for i, col in enumerate([pa.array(["1", "2", "3"] * 20), pa.array([1, 2, 3] * 20)]):
+        t = pa.table({"c": col, "x": rng.standard_normal(60), "w": np.ones(60), "fold": np.arange(60) % 4,
+                      "y": rng.standard_normal(60)})  # fmt: skip
+        pq.write_table(t, root / f"part-{i}.parquet")
+    cfg = config(root, workdir / "registry-mixed", "x", features=["c", "x"], categorical=["c"])
+    assert fit(workdir, address, cfg, "mixed") == 3
+    err = capsys.readouterr().err
+    assert "categorical column 'c'" in err and "share one type, got int and str" in err
+    assert "part-0.parquet" in err and "part-1.parquet" in err and "Traceback" not in err
+    assert not (workdir / "registry-mixed" / "x").exists()
