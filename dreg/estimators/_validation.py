@@ -203,10 +203,18 @@ def per_feature(name: str, value: object, p: int, names: list[str] | None, defau
     if isinstance(value, Mapping):
         out = np.full(p, default)
         index = {n: i for i, n in enumerate(names or [])}
+        # a categorical column's name stands for all its one-hot features ("column=level"); exact
+        # feature names, set after, override it
+        for key, v in value.items():
+            if isinstance(key, str) and key not in index:
+                group = [i for n, i in index.items() if n.startswith(key + "=")]
+                if not group:
+                    raise ValueError(f"{name} names unknown feature {key!r}")
+                out[group] = float(v)
         for key, v in value.items():
             if isinstance(key, str):
                 if key not in index:
-                    raise ValueError(f"{name} names unknown feature {key!r}")
+                    continue
                 out[index[key]] = float(v)
             elif isinstance(key, numbers.Integral) and 0 <= key < p:
                 out[int(key)] = float(v)

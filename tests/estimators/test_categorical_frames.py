@@ -165,3 +165,14 @@ def test_parameter_errors(data) -> None:
         dreg.Lasso(impute={"colour": "mean"}).fit(df, y)
     with pytest.raises(ValueError, match="'median'"):
         dreg.Lasso(impute="median").fit(df, y)
+
+
+def test_penalty_factor_by_column_name_covers_its_levels(data) -> None:
+    df, y, _ = data
+    est = dreg.Lasso(alpha=0.05, penalty_factor={"colour": 0.0, "colour=red": 2.0}).fit(df.drop(columns=["x", "size"]), y)
+    names = est.feature_names_.tolist()
+    pf = dreg.estimators._validation.per_feature("penalty_factor", est.penalty_factor, len(names), names, 1.0)
+    assert [pf[names.index(f"colour={c}")] for c in ("blue", "green", "red")] == [0.0, 0.0, 2.0]
+    assert est.coef_[names.index("colour=blue")] != 0.0  # unpenalized: kept at any alpha
+    with pytest.raises(ValueError, match="unknown feature 'nope'"):
+        dreg.Lasso(penalty_factor={"nope": 0.0}).fit(df.drop(columns=["x", "size"]), y)
