@@ -73,6 +73,7 @@ __all__ = [
     "align_design",
     "block_design_stats",
     "coef_in_pass_design",
+    "DesignAccumulator",
     "map_design",
     "design_matrix",
     "linear_predictor",
@@ -1100,3 +1101,273 @@ def linear_predictor(
             if c.indicator:
                 eta += beta[1] * part[2]
     return EncodedRows(X=None, eta=eta, unseen=unseen)
+
+
+# --------------------------------------------------------------------------- a file's row groups
+class DesignAccumulator:
+    """The pass statistics of consecutive blocks (a file's row groups), accumulated cheaply.
+
+    :func:`block_design_stats` then :func:`merge_design` per block costs
+    ``O(K p^2)`` memory traffic per block (a full Gram of the pass design, and
+    Chan's merge of it); with many levels that dominates.  Here the numeric
+    columns are merged per block as usual (a small Gram), while the sparse
+    0/1 columns (indicators and levels) only *add* raw per-fold sums, with the
+    numeric columns and ``y`` shifted by a fixed shift ``s`` (the first
+    block's means)::
+
+        cw += S_k^T w,   T += S_k^T diag(w) (C_k - s),   G += S_k^T diag(w) S_k
+
+    in place, and :meth:`finish` centers them once, exactly: the cross
+    products are ``T - cw (xbar_k - s)^T`` and the 0/1 Gram
+    ``G - cw cw^T / W_k`` (an indicator's variance ``cw (W_k - cw) / W_k`` with
+    ``W_k - cw`` summed over its observed rows: exactly 0 when every row is
+    missing).  Levels get a slot when first seen and are sorted at the end.  A
+    block whose fill for an imputed column would differ from the one already
+    used (possible only before the column's first observed value) starts a
+    new run, merged by :func:`merge_design`.  The result equals merging the
+    blocks' own statistics (:func:`block_design_stats`), to rounding.
+    """
+
+    def __init__(self, spec: DesignSpec) -> None:
+        self._numeric = spec.numeric
+        self._imputed = tuple(self._numeric.index(c) for c in spec.imputed)
+        self._names = tuple(spec.categorical)
+        self._done: DesignStats | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        q = len(self._imputed)
+        self._dense: SufficientStats | None = None
+        self._fills = np.zeros(q)
+        self._fill_rows = np.zeros(q, dtype=np.int64)
+        self._missing_rows = np.zeros(q, dtype=np.int64)
+        self._index: list[dict[tuple[str, Any], int]] = [{} for _ in self._names]  # level key -> slot
+        self._kinds: list[set[str]] = [set() for _ in self._names]  # kinds of levels seen (one data kind)
+        self._slots: list[tuple[int, Any]] = []  # slot - q -> (column, level), in order of first sight
+        self._counts: list[int] = []  # rows of positive weight per slot - q
+        self._shift: FloatArray | None = None
+        self._raw: dict[int, list[np.ndarray]] = {}  # label -> [cw, comp, T, G]
+
+    def add(
+        self,
+        numeric: Sequence[np.ndarray],
+        missing: Sequence[np.ndarray | None],
+        categorical: Sequence[tuple[np.ndarray, Sequence[Any]]],
+        y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        fold: np.ndarray | None,
+        rows: np.ndarray | None,
+        scratch: np.ndarray | None = None,
+    ) -> SufficientStats:
+        """Add a block (arguments as :func:`block_design_stats`); returns the statistics of its
+        numeric columns, for the caller's NaN/inf check."""
+        import scipy.sparse as sp
+
+        from dreg.core.encode import _single_kind
+
+        m = int(y.shape[0])
+        q = len(self._imputed)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        w_pos = np.ones(m, dtype=bool) if w is None else w > 0
+        dense: list[np.ndarray] = list(numeric)
+        fills = self._fills.copy()
+        fill_rows = np.zeros(q, dtype=np.int64)
+        missing_rows = np.zeros(q, dtype=np.int64)
+        miss_used: list[np.ndarray | None] = []
+        restart = False
+        for i, (j, miss) in enumerate(zip(self._imputed, missing, strict=True)):
+            col = np.asarray(numeric[j], dtype=np.float64)
+            used = col if rows is None else col[rows]
+            mu = None if miss is None else (miss if rows is None else miss[rows])
+            obs = used[w_pos if mu is None else (~mu & w_pos)]
+            obs = obs[np.isfinite(obs)]  # infinities are reported by the caller
+            fill_rows[i] = obs.size
+            missing_rows[i] = 0 if mu is None else int(np.count_nonzero(mu & w_pos))
+            if self._fill_rows[i] == 0 and obs.size:
+                # the first observed values set the run's fill; missing rows filled before
+                # with another value start a new run
+                restart |= bool(self._missing_rows[i] > 0)
+                fills[i] = float(np.mean(obs))
+            if miss is not None:
+                dense[j] = np.where(miss, fills[i], col)
+            miss_used.append(mu)
+        if restart:
+            self._flush()
+        self._fills = fills
+        self._fill_rows += fill_rows
+        self._missing_rows += missing_rows
+        base = column_block_stats(dense, y, w, fold, rows, scratch) if m else empty_stats(len(dense))
+        self._dense = base if self._dense is None else merge(self._dense, base)
+        if m == 0:
+            return base
+        # each level's slot (sparse column q + slot): new levels go to the end
+        cat_cols = []
+        for c, (codes, levels) in enumerate(categorical):
+            codes = np.asarray(codes, dtype=np.int64)
+            present = np.bincount(codes, minlength=len(levels)) > 0
+            remap = np.full(len(levels), -1, dtype=np.int64)
+            for i, lv in enumerate(levels):
+                if not present[i]:
+                    continue
+                key = _key(lv)
+                slot = self._index[c].get(key)
+                if slot is None:
+                    if key[0] not in self._kinds[c]:
+                        try:
+                            _single_kind([*self._kinds[c], key[0]])
+                        except ValueError as exc:
+                            raise ValueError(f"categorical column {self._names[c]!r}: {exc}") from None
+                        self._kinds[c].add(key[0])
+                    slot = len(self._slots)
+                    self._index[c][key] = slot
+                    self._slots.append((c, key[1]))
+                    self._counts.append(0)
+                remap[i] = slot
+            slots = remap[codes]
+            for slot, k in enumerate(np.bincount(slots[w_pos], minlength=len(self._slots))):
+                if k:
+                    self._counts[slot] += int(k)
+            cat_cols.append(q + slots)
+        if not q and not cat_cols:
+            return base
+        pd = len(dense)
+        if self._shift is None:
+            W = base.weight_sum
+            tot = float(W.sum())
+            self._shift = np.concatenate([W @ base.x_mean, [W @ base.y_mean]]) / tot if tot > 0 else np.zeros(pd + 1)
+        C = np.empty((m, pd + 1))
+        for j, col in enumerate(dense):
+            x = np.asarray(col, dtype=np.float64)
+            C[:, j] = x if rows is None else x[rows]
+        C[:, pd] = y
+        C -= self._shift
+        ns = q + len(self._slots)
+        r_parts, c_parts = [], []
+        for i, mu in enumerate(miss_used):
+            if mu is not None:
+                r = np.flatnonzero(mu)
+                r_parts.append(r)
+                c_parts.append(np.full(r.shape[0], i, dtype=np.int64))
+        for cols in cat_cols:
+            r_parts.append(np.arange(m, dtype=np.int64))
+            c_parts.append(cols)
+        r_all = np.concatenate(r_parts) if r_parts else np.zeros(0, dtype=np.int64)
+        c_all = np.concatenate(c_parts) if c_parts else np.zeros(0, dtype=np.int64)
+        labels = np.zeros(m, dtype=np.int64) if fold is None else np.asarray(fold, dtype=np.int64)
+        order = np.argsort(labels, kind="stable")
+        where = np.empty(m, dtype=np.int64)
+        where[order] = np.arange(m)
+        S = sp.csr_matrix((np.ones(r_all.shape[0]), (where[r_all], c_all)), shape=(m, ns))
+        present_labels, starts = np.unique(labels[order], return_index=True)
+        ends = np.append(starts[1:], m)
+        Cs = C[order]
+        ws = np.ones(m) if w is None else w[order]
+        self._grow(ns, pd)
+        for label, a, b in zip(present_labels.tolist(), starts.tolist(), ends.tolist(), strict=True):
+            acc = self._raw.get(label)
+            if acc is None:
+                acc = [np.zeros(ns), np.zeros(q), np.zeros((ns, pd + 1)), np.zeros((ns, ns))]
+                self._raw[label] = acc
+            Sk = S[a:b]
+            wk = ws[a:b]
+            Skw = sp.csr_matrix(Sk.multiply(wk[:, None]))
+            acc[0] += np.asarray(Skw.sum(axis=0)).ravel()
+            acc[2] += np.asarray(Skw.T @ Cs[a:b])
+            G = (Skw.T @ Sk).tocoo()
+            G.sum_duplicates()
+            acc[3][G.row, G.col] += G.data
+            if q:
+                Mk = sp.csc_matrix(Sk[:, :q])
+                for i in range(q):
+                    observed = np.ones(b - a, dtype=bool)
+                    observed[Mk.indices[Mk.indptr[i] : Mk.indptr[i + 1]]] = False
+                    acc[1][i] += wk[observed].sum()
+        return base
+
+    def _grow(self, ns: int, pd: int) -> None:
+        """Pad the raw sums to ``ns`` sparse columns (new levels take the last slots)."""
+        for acc in self._raw.values():
+            old = acc[0].shape[0]
+            if old == ns:
+                continue
+            extra = ns - old
+            acc[0] = np.concatenate([acc[0], np.zeros(extra)])
+            acc[2] = np.vstack([acc[2], np.zeros((extra, pd + 1))])
+            G = np.zeros((ns, ns))
+            G[:old, :old] = acc[3]
+            acc[3] = G
+
+    def _current(self) -> DesignStats:
+        """The run's statistics as :class:`DesignStats` (centered, levels sorted)."""
+        q = len(self._imputed)
+        n_num = len(self._numeric)
+        dense = self._dense if self._dense is not None else empty_stats(n_num)
+        # Z order: M, then per column its levels sorted
+        levels, counts, perm = [], [], list(range(q))
+        for c in range(len(self._names)):
+            mine = [(lv, s) for (cc, lv), s in zip(self._slots, range(len(self._slots)), strict=True) if cc == c]
+            order = union_levels([lv for lv, _ in mine])
+            slot_of = {_key(lv): s for lv, s in mine}
+            levels.append(tuple(order))
+            counts.append(np.array([self._counts[slot_of[_key(lv)]] for lv in order], dtype=np.int64))
+            perm += [q + slot_of[_key(lv)] for lv in order]
+        perm_a = np.asarray(perm, dtype=np.int64)
+        ns = len(perm)
+        pd = n_num
+        K = dense.n_labels
+        p = pd + ns
+        x_mean = np.zeros((K, p))
+        xx = np.zeros((K, p, p))
+        xy = np.zeros((K, p))
+        x_mean[:, :pd] = dense.x_mean
+        xx[:, :pd, :pd] = dense.xx
+        xy[:, :pd] = dense.xy
+        for k, label in enumerate(dense.labels.tolist()):
+            W = float(dense.weight_sum[k])
+            acc = self._raw.get(label)
+            if acc is None or W <= 0.0 or not ns:
+                continue
+            cw, comp, T, G = acc[0][perm_a], acc[1], acc[2][perm_a], acc[3][np.ix_(perm_a, perm_a)]
+            d = np.concatenate([dense.x_mean[k], [dense.y_mean[k]]]) - self._shift
+            cross = T - cw[:, None] * d[None, :]
+            Gc = G - np.outer(cw, cw) / W
+            if q:
+                Gc[np.arange(q), np.arange(q)] = cw[:q] * comp / W
+            x_mean[k, pd:] = cw / W
+            xx[k, pd:, :pd] = cross[:, :pd]
+            xx[k, :pd, pd:] = cross[:, :pd].T
+            xx[k, pd:, pd:] = 0.5 * (Gc + Gc.T)
+            xy[k, pd:] = cross[:, pd]
+        stats = replace(
+            dense,
+            x_mean=x_mean,
+            xx=xx,
+            xy=xy,
+            nonfinite_x=np.concatenate([dense.nonfinite_x, np.zeros(ns, dtype=np.int64)]),
+        )
+        return DesignStats(
+            stats=stats,
+            n_numeric=n_num,
+            imputed=self._imputed,
+            fills=self._fills.copy(),
+            levels=tuple(levels),
+            counts=tuple(counts),
+            fill_rows=self._fill_rows.copy(),
+            missing_rows=self._missing_rows.copy(),
+            names=self._names,
+        )
+
+    def _flush(self) -> None:
+        if self._dense is None:
+            return
+        cur = self._current()
+        self._done = cur if self._done is None else merge_design(self._done, cur)
+        self._reset()
+
+    def finish(self) -> DesignStats:
+        """The pass statistics of every block added."""
+        cur = self._current()
+        out = cur if self._done is None else merge_design(self._done, cur)
+        self._done = None
+        self._reset()
+        return out

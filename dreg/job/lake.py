@@ -24,7 +24,7 @@ import datetime as _dt
 import fnmatch
 import posixpath
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dreg.core._util import integer_labels, nonfinite_rows
-from dreg.core.design import DesignSpec, DesignStats, block_design_stats, empty_design, merge_design
+from dreg.core.design import DesignAccumulator, DesignSpec, DesignStats, merge_design
 from dreg.core.folds import fold_ids, stream_key
 from dreg.core.stats import SufficientStats, column_block_stats, empty_stats, merge
 from dreg.job.errors import DataError
@@ -859,7 +859,9 @@ def read_file_stats(
     url = url or f.path
     design = spec.encoded
     stats = empty_stats(len(spec.features))
-    acc = replace(empty_design(design), names=tuple(design.categorical)) if design is not None else None
+    # with categorical or imputed columns: the row groups' sparse sums add up in place (one
+    # centering per file), the numeric columns merge per row group
+    acc = DesignAccumulator(design) if design is not None else None
     imputed_pos = [design.numeric.index(c) for c in design.imputed] if design is not None else []
     rows = used = 0
     invalid_total: dict[str, int] = {}
@@ -882,15 +884,9 @@ def read_file_stats(
                 block = column_block_stats(feats, y, w, folds, rows=rows_used, scratch=scratch)
             else:
                 try:
-                    # the file's fills once known (its first observed values): its row groups then
-                    # merge without refilling
-                    known = np.where(acc.fill_rows > 0, acc.fills, np.nan) if acc.q else None
-                    dblock = block_design_stats(
-                        feats, extra[0], extra[1], y, w, folds, rows_used, imputed_pos, scratch=scratch, fills=known
-                    )
+                    block = acc.add(feats, extra[0], extra[1], y, w, folds, rows_used, scratch=scratch)
                 except ValueError as exc:  # levels of mixed types within a column
                     raise DataError(f"{url}: {exc}") from None
-                block = dblock.stats
         if not check and not (np.all(np.isfinite(block.x_mean)) and np.all(np.isfinite(block.xx))):
             # the statistics show NaN/inf features: read the file again with every
             # column checked, which raises with the whole file's counts
@@ -899,12 +895,7 @@ def read_file_stats(
             raise DataError(
                 f"{url}: values too large for float64 statistics (overflow) in features or {spec.target!r}"
             )
-        if acc is not None:
-            try:
-                acc = merge_design(acc, dblock)
-            except ValueError as exc:
-                raise DataError(f"{url}: {exc}") from None
-        else:
+        if acc is None:
             stats = merge(stats, block)
     info = FileAccount(
         path=url,
@@ -917,7 +908,11 @@ def read_file_stats(
         invalid=invalid_total,
     )
     if acc is not None:
-        return FilePart(stats=acc.stats, files=(info,), design=acc)
+        try:
+            whole = acc.finish()
+        except ValueError as exc:
+            raise DataError(f"{url}: {exc}") from None
+        return FilePart(stats=whole.stats, files=(info,), design=whole)
     return FilePart(stats=stats, files=(info,))
 
 
