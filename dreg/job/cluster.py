@@ -9,6 +9,7 @@ with certificates in deployments, see ``deploy/``).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import sys
 import threading
 import time
@@ -19,7 +20,32 @@ from typing import Any
 from dreg.job.config import ClusterConfig
 from dreg.job.errors import ClusterError
 
-__all__ = ["ClusterError", "ClusterInfo", "dask_client", "compute_with_progress"]
+__all__ = ["ClusterError", "ClusterInfo", "closing_in_background", "dask_client", "compute_with_progress"]
+
+# the threads stopping embedded clusters, while closing_in_background() is active (None: stop in place)
+_stopping: contextvars.ContextVar[list[threading.Thread] | None] = contextvars.ContextVar(
+    "dreg_cluster_stopping", default=None
+)
+
+
+@contextlib.contextmanager
+def closing_in_background() -> Iterator[None]:
+    """Within this block, an embedded LocalCluster that :func:`dask_client` leaves is stopped in a thread.
+
+    Stopping the cluster (workers, nannies and their processes, the scheduler)
+    takes about a second of mostly waiting; ``dreg fit`` needs no cluster after
+    its data pass and fits, renders and writes meanwhile.  The client is closed
+    in place as before (no default client after the ``with dask_client`` block);
+    the block's end waits until every cluster is stopped, so none outlives it.
+    """
+    pending: list[threading.Thread] = []
+    token = _stopping.set(pending)
+    try:
+        yield
+    finally:
+        _stopping.reset(token)
+        for thread in pending:
+            thread.join()
 
 
 @dataclass(frozen=True)
@@ -50,7 +76,7 @@ def dask_client(
     if security is not None and address and not address.startswith("tls://"):
         raise ClusterError(f"cluster.tls is configured but the scheduler address {address!r} is not tls://")
     extra: dict[str, Any] = {} if security is None else {"security": security}
-    cluster = None
+    cluster = client = None
     try:
         if address or scheduler_file:
             target = address or f"scheduler file {scheduler_file}"
@@ -100,15 +126,29 @@ def dask_client(
         log(f"dreg: Dask {kind} at {info.address} with {n_workers} worker(s)")
         if dashboard:
             log(f"dreg: dashboard: {dashboard}")
-        try:
-            yield client, info
-        finally:
+        yield client, info
+    finally:
+        if client is not None:
             with contextlib.suppress(Exception):
                 client.close(timeout=10)
-    finally:
         if cluster is not None:
-            with contextlib.suppress(Exception):
-                cluster.close(timeout=20)
+            _stop(cluster)
+
+
+def _stop(cluster: Any) -> None:
+    """Close an embedded cluster: here, or in a thread within :func:`closing_in_background`."""
+
+    def close() -> None:
+        with contextlib.suppress(Exception):
+            cluster.close(timeout=20)
+
+    pending = _stopping.get()
+    if pending is None:
+        close()
+        return
+    thread = threading.Thread(target=close, name="dreg-cluster-close")
+    thread.start()
+    pending.append(thread)
 
 
 def _existing_dashboard(client: Any) -> str | None:

@@ -17,10 +17,11 @@ import datetime as _dt
 import json
 import platform
 import posixpath
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import partial, wraps
 from importlib import metadata
 from typing import Any
 
@@ -741,22 +742,42 @@ def _scan(
     from dreg.job.cluster import compute_with_progress, dask_client
     from dreg.job.scan import lake_graph
 
-    with dask_client(cfg.cluster, address=address, scheduler_file=scheduler_file, log=log) as (client, info):
-        graph = lake_graph(plan.lake, plan.spec, plan.cache, trained_on)
-        report_ctx = (
-            distributed.performance_report(filename=performance_report)
-            if performance_report
-            else contextlib.nullcontext()
-        )
-        with report_ctx, distributed.span("dreg-fit"):
-            with _cluster_failures("during the data pass"):
-                part = compute_with_progress(client, graph, n_tasks=len(plan.lake.files), log=log, tty=tty)
-            scan = _scan_result(cfg, plan, part, info.as_dict(), time.perf_counter() - t0, log)
-            result = None
-            if then is not None:
-                with _cluster_failures("during the model's passes"):
-                    result = then(client, scan)
+    # the client waits for the workers: import what the steps after the pass need meanwhile
+    prefetch = threading.Thread(target=_prefetch, name="dreg-prefetch", daemon=True)
+    try:
+        with dask_client(cfg.cluster, address=address, scheduler_file=scheduler_file, log=log) as (client, info):
+            prefetch.start()
+            graph = lake_graph(plan.lake, plan.spec, plan.cache, trained_on)
+            report_ctx = (
+                distributed.performance_report(filename=performance_report)
+                if performance_report
+                else contextlib.nullcontext()
+            )
+            with report_ctx, distributed.span("dreg-fit"):
+                with _cluster_failures("during the data pass"):
+                    part = compute_with_progress(client, graph, n_tasks=len(plan.lake.files), log=log, tty=tty)
+                scan = _scan_result(cfg, plan, part, info.as_dict(), time.perf_counter() - t0, log)
+                result = None
+                if then is not None:
+                    with _cluster_failures("during the model's passes"):
+                        result = then(client, scan)
+    finally:
+        if prefetch.ident is not None:  # also after an error: no matplotlib left drawing behind a later report
+            prefetch.join()
     return scan, result
+
+
+def _prefetch() -> None:
+    """Import scikit-learn (the estimators) and matplotlib (the report's figures, with one tiny
+    figure drawn), about 3 s of a small fit's client, in a thread while the workers read the data;
+    started once the cluster is up, so it does not compete with the workers' start.  Errors are
+    left for the steps that need them."""
+    with contextlib.suppress(Exception):
+        from dreg.estimators import ElasticNetCV, LassoCV, LogisticRegressionCV, PoissonRegressorCV  # noqa: F401
+        from dreg.estimators.serialize import estimator_to_dict  # noqa: F401
+    from dreg.job.report import warm_up
+
+    warm_up()
 
 
 def _scan_result(cfg: Config, plan: _Plan, part: Any, cluster_info: dict[str, Any], seconds: float, log: Log) -> _Scan:
@@ -1030,6 +1051,21 @@ class FitOutcome:
     deleted: tuple[str, ...] = ()  # versions removed by output.keep_last
 
 
+def _stops_clusters_in_background(fit: Callable[..., FitOutcome]) -> Callable[..., FitOutcome]:
+    """Run ``fit`` with :func:`dreg.job.cluster.closing_in_background`: the embedded cluster stops
+    while the coordinator fits, renders the report and writes the version (joined before returning)."""
+
+    @wraps(fit)
+    def run(*args: Any, **kwargs: Any) -> FitOutcome:
+        from dreg.job.cluster import closing_in_background
+
+        with closing_in_background():
+            return fit(*args, **kwargs)
+
+    return run
+
+
+@_stops_clusters_in_background
 def run_fit(
     cfg: Config,
     *,
