@@ -332,24 +332,6 @@ def empty_design(spec: DesignSpec) -> DesignStats:
     )
 
 
-def _canonical(codes: IntArray, levels: Sequence[Any], w_pos: NDArray[np.bool_]) -> tuple[IntArray, list[Any], IntArray]:
-    """Codes into the sorted list of the levels present (rows of positive weight or not), and row counts."""
-    codes = np.asarray(codes, dtype=np.int64)
-    present = np.bincount(codes, minlength=len(levels)) > 0
-    kept = [lv for lv, p in zip(levels, present, strict=True) if p]
-    order = union_levels(kept)
-    index = {_key(lv): i for i, lv in enumerate(order)}
-    if len(index) != len(kept):
-        raise ValueError(f"repeated levels in {list(levels)!r}")
-    remap = np.full(len(levels), -1, dtype=np.int64)
-    for i, lv in enumerate(levels):
-        if present[i]:
-            remap[i] = index[_key(lv)]
-    new = remap[codes]
-    counts = np.bincount(new[w_pos], minlength=len(order)).astype(np.int64)
-    return new, order, counts
-
-
 def block_design_stats(
     numeric: Sequence[np.ndarray],
     missing: Sequence[np.ndarray | None],
@@ -360,7 +342,6 @@ def block_design_stats(
     rows: np.ndarray | None,
     imputed: Sequence[int],
     scratch: np.ndarray | None = None,
-    fills: FloatArray | None = None,
 ) -> DesignStats:
     """Statistics of the pass design of one block of rows.
 
@@ -382,176 +363,16 @@ def block_design_stats(
         the folds are those of the used rows, ``rows`` their indices.
     imputed : sequence of int
         Position among ``numeric`` of each imputed column.
-    fills : ndarray of shape (q,), optional
-        The fills to use where finite (e.g. those of the blocks already
-        merged: a file's row groups then share their fills and merge without
-        refilling); elsewhere the block's own observed mean.
 
     Returns
     -------
     DesignStats
+        One block of a :class:`DesignAccumulator` (the same computation as
+        the lake reader's, which adds a file's row groups to one).
     """
-    m = int(y.shape[0])
-    q = len(imputed)
-    n_num = len(numeric)
-    dense: list[np.ndarray] = list(numeric)
-    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    w_pos = np.ones(m, dtype=bool) if w is None else w > 0
-    given = None if fills is None else np.asarray(fills, dtype=np.float64)
-    fills = np.zeros(q)
-    fill_rows = np.zeros(q, dtype=np.int64)
-    missing_rows = np.zeros(q, dtype=np.int64)
-    for i, (j, miss) in enumerate(zip(imputed, missing, strict=True)):
-        col = np.asarray(numeric[j], dtype=np.float64)
-        used = col if rows is None else col[rows]
-        miss_used = np.zeros(m, dtype=bool) if miss is None else (miss if rows is None else miss[rows])
-        # the fill: the unweighted mean of the observed values of positive weight (a shift only;
-        # any value near the column's values keeps every digit)
-        obs = used[~miss_used & w_pos]
-        obs = obs[np.isfinite(obs)]  # infinities are reported by the caller
-        if given is not None and np.isfinite(given[i]):
-            fills[i] = float(given[i])
-            fill_rows[i] = obs.size
-        elif obs.size:
-            fills[i] = float(np.mean(obs))
-            fill_rows[i] = obs.size
-        missing_rows[i] = int(np.count_nonzero(miss_used & w_pos))
-        if miss is not None:
-            dense[j] = np.where(miss, fills[i], col)
-    cats = [_canonical(codes, levels, w_pos) for codes, levels in categorical]
-    if m == 0:
-        base = empty_stats(n_num + q)
-        return DesignStats(
-            stats=_embed_categorical(base, [0] * len(cats)),
-            n_numeric=n_num,
-            imputed=tuple(imputed),
-            fills=np.zeros(q),
-            levels=tuple(() for _ in cats),
-            counts=tuple(np.zeros(0, dtype=np.int64) for _ in cats),
-        )
-    # the numeric columns in one dense Gram; the indicators and the one-hot columns sparse
-    base = column_block_stats(dense, y, w, fold, rows, scratch)
-    if not cats and not q:
-        return DesignStats(base, n_num, tuple(imputed), fills, (), (), fill_rows, missing_rows)
-    stats = _with_sparse(base, dense, y, w, fold, rows, list(missing), [(c, len(lv)) for c, lv, _ in cats])
-    return DesignStats(
-        stats=stats,
-        n_numeric=n_num,
-        imputed=tuple(imputed),
-        fills=fills,
-        levels=tuple(tuple(lv) for _, lv, _ in cats),
-        counts=tuple(cnt for _, _, cnt in cats),
-        fill_rows=fill_rows,
-        missing_rows=missing_rows,
-    )
-
-
-def _embed_categorical(base: SufficientStats, sizes: Sequence[int]) -> SufficientStats:
-    from dreg.core.encode import embed_features
-
-    p = base.n_features
-    return embed_features(base, np.arange(p), p + int(sum(sizes)))
-
-
-def _with_sparse(
-    base: SufficientStats,
-    dense: Sequence[np.ndarray],
-    y: np.ndarray,
-    w: FloatArray | None,
-    fold: np.ndarray | None,
-    rows: np.ndarray | None,
-    indicators: Sequence[np.ndarray | None],
-    cats: Sequence[tuple[IntArray, int]],
-) -> SufficientStats:
-    """``base`` (statistics of the dense columns) extended by 0/1 columns held sparse: the
-    "is missing" indicators ``M`` (several per row) and the one-hot blocks (one per row each).
-
-    With ``S`` the sparse 0/1 matrix of those columns and ``C`` the dense columns and ``y``
-    centered by their fold's mean, per fold ``k``: ``count = S_k^T w``, the cross block
-    ``S_k^T diag(w) C_k`` (the centered products, since ``C`` sums to 0 per fold), and
-    ``S_k^T diag(w) S_k - count count^T / W_k``.  ``O(nnz(S) (p + 1))`` per block, not the
-    ``O(m (p + q + L)^2)`` of a dense Gram: a level or an indicator costs its rows only.
-    """
-    import scipy.sparse as sp
-
-    m = int(y.shape[0])
-    pd = base.n_features
-    K = base.n_labels
-    fcode = np.zeros(m, dtype=np.int64) if fold is None else np.searchsorted(base.labels, np.asarray(fold, dtype=np.int64))
-    W = base.weight_sum
-    ww = np.ones(m) if w is None else w
-    # the dense columns and y, centered by their fold's mean (rows used only)
-    C = np.empty((m, pd + 1))
-    for j, col in enumerate(dense):
-        x = np.asarray(col, dtype=np.float64)
-        C[:, j] = x if rows is None else x[rows]
-    C[:, pd] = y
-    C -= np.concatenate([base.x_mean, base.y_mean[:, None]], axis=1)[fcode]
-    q = len(indicators)
-    sizes = [L for _, L in cats]
-    ns = q + sum(sizes)
-    r_parts, c_parts = [], []
-    for i, miss in enumerate(indicators):
-        if miss is None:
-            continue
-        used = miss if rows is None else miss[rows]
-        r = np.flatnonzero(used)
-        r_parts.append(r)
-        c_parts.append(np.full(r.shape[0], i, dtype=np.int64))
-    off = q
-    for codes, L in cats:
-        r_parts.append(np.arange(m, dtype=np.int64))
-        c_parts.append(off + np.asarray(codes, dtype=np.int64))
-        off += L
-    r_all = np.concatenate(r_parts) if r_parts else np.zeros(0, dtype=np.int64)
-    c_all = np.concatenate(c_parts) if c_parts else np.zeros(0, dtype=np.int64)
-    # rows in fold order, so each fold is a contiguous slice of S's rows
-    order = np.argsort(fcode, kind="stable")
-    where = np.empty(m, dtype=np.int64)
-    where[order] = np.arange(m)
-    S = sp.csr_matrix((np.ones(r_all.shape[0]), (where[r_all], c_all)), shape=(m, ns))
-    bounds = np.searchsorted(fcode[order], np.arange(K + 1))
-    Cs, ws = C[order], ww[order]
-    p = pd + ns
-    x_mean = np.zeros((K, p))
-    xx = np.zeros((K, p, p))
-    xy = np.zeros((K, p))
-    x_mean[:, :pd] = base.x_mean
-    xx[:, :pd, :pd] = base.xx
-    xy[:, :pd] = base.xy
-    for k in range(K):
-        if W[k] <= 0.0:
-            continue
-        a, b = bounds[k], bounds[k + 1]
-        Sk = S[a:b]
-        wk = ws[a:b]
-        Skw = sp.csr_matrix(Sk.multiply(wk[:, None]))
-        cw = np.asarray(Skw.sum(axis=0)).ravel()
-        T = np.asarray(Skw.T @ Cs[a:b])  # (ns, pd + 1): sum over each column's rows of w (x - xbar)
-        G = (Sk.T @ Skw).toarray()
-        G -= np.outer(cw, cw) / W[k]
-        if q:
-            # an indicator's variance as cw (W - cw) / W with W - cw summed over the rows where it is
-            # 0: exactly 0 when every row is missing (a refill multiplies it by (f' - f)^2)
-            Mk = sp.csc_matrix(Sk[:, :q])
-            comp = np.empty(q)
-            for i in range(q):
-                observed = np.ones(b - a, dtype=bool)
-                observed[Mk.indices[Mk.indptr[i] : Mk.indptr[i + 1]]] = False
-                comp[i] = wk[observed].sum()
-            G[np.arange(q), np.arange(q)] = cw[:q] * comp / W[k]
-        x_mean[k, pd:] = cw / W[k]
-        xx[k, pd:, :pd] = T[:, :pd]
-        xx[k, :pd, pd:] = T[:, :pd].T
-        xx[k, pd:, pd:] = 0.5 * (G + G.T)
-        xy[k, pd:] = T[:, pd]
-    return replace(
-        base,
-        x_mean=x_mean,
-        xx=xx,
-        xy=xy,
-        nonfinite_x=np.concatenate([base.nonfinite_x, np.zeros(ns, dtype=np.int64)]),
-    )
+    acc = DesignAccumulator._for_block(len(numeric), imputed, len(categorical))
+    acc.add(numeric, missing, categorical, y, sample_weight, fold, rows, scratch)
+    return acc.finish()
 
 
 # --------------------------------------------------------------------------- merging
@@ -1129,11 +950,22 @@ class DesignAccumulator:
     """
 
     def __init__(self, spec: DesignSpec) -> None:
-        self._numeric = spec.numeric
-        self._imputed = tuple(self._numeric.index(c) for c in spec.imputed)
+        self._n_numeric = len(spec.numeric)
+        self._imputed = tuple(spec.numeric.index(c) for c in spec.imputed)
         self._names = tuple(spec.categorical)
         self._done: DesignStats | None = None
         self._reset()
+
+    @classmethod
+    def _for_block(cls, n_numeric: int, imputed: Sequence[int], n_categorical: int) -> DesignAccumulator:
+        """An accumulator by layout alone (:func:`block_design_stats`): columns named by position."""
+        acc = cls.__new__(cls)
+        acc._n_numeric = int(n_numeric)
+        acc._imputed = tuple(int(i) for i in imputed)
+        acc._names = tuple(f"#{c}" for c in range(n_categorical))
+        acc._done = None
+        acc._reset()
+        return acc
 
     def _reset(self) -> None:
         q = len(self._imputed)
@@ -1300,7 +1132,7 @@ class DesignAccumulator:
     def _current(self) -> DesignStats:
         """The run's statistics as :class:`DesignStats` (centered, levels sorted)."""
         q = len(self._imputed)
-        n_num = len(self._numeric)
+        n_num = self._n_numeric
         dense = self._dense if self._dense is not None else empty_stats(n_num)
         # Z order: M, then per column its levels sorted
         levels, counts, perm = [], [], list(range(q))
