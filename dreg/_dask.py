@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dask
 import numpy as np
@@ -58,22 +58,38 @@ def _merge_many(*parts: SufficientStats) -> SufficientStats:
     return out
 
 
+def _tree_levels(n: int, fanin: int) -> list[list[tuple[int, int]]]:
+    """The merge tree over ``n`` leaves: per level, the ``[start, stop)`` groups of the level below."""
+    levels = []
+    while n > 1:
+        groups = [(j, min(j + fanin, n)) for j in range(0, n, fanin)]
+        levels.append(groups)
+        n = len(groups)
+    return levels
+
+
 def tree_merge(
     leaves: Sequence[Delayed], token: str, fanin: int = TREE_FANIN, func=_merge_many, prefix: str = "dreg-merge"
 ) -> Delayed:
     """Reduce delayed results ``fanin`` at a time with ``func`` down to one."""
     level = list(leaves)
-    depth = 0
-    while len(level) > 1:
-        nxt = []
-        for j in range(0, len(level), fanin):
-            group = level[j : j + fanin]
-            if len(group) == 1:
-                nxt.append(group[0])
-            else:
-                nxt.append(delayed(func, pure=True)(*group, dask_key_name=f"{prefix}-{token}-{depth}-{j // fanin}"))
-        level = nxt
-        depth += 1
+    for depth, groups in enumerate(_tree_levels(len(level), fanin)):
+        level = [
+            level[a]
+            if b - a == 1
+            else delayed(func, pure=True)(*level[a:b], dask_key_name=f"{prefix}-{token}-{depth}-{a // fanin}")
+            for a, b in groups
+        ]
+    return level[0]
+
+
+def tree_reduce(values: Sequence[Any], fanin: int = TREE_FANIN, func=_merge_many) -> Any:
+    """:func:`tree_merge` on values in this process: the same grouping, so the same result bit for bit."""
+    level = list(values)
+    if not level:
+        raise ValueError("nothing to reduce")
+    for groups in _tree_levels(len(level), fanin):
+        level = [level[a] if b - a == 1 else func(*level[a:b]) for a, b in groups]
     return level[0]
 
 

@@ -264,6 +264,35 @@ def _load(url: str, storage_options: dict[str, Any]) -> FilePart | None:
         return None  # missing or unreadable: recompute
 
 
+def _lookup(entry: str, footer: str, spec: ReadSpec, storage_options: dict[str, Any]) -> FilePart | None:
+    """The entry's statistics when it was stored for this footer and this spec's columns, else None."""
+    hit = _load(entry, storage_options)
+    if (
+        hit is not None
+        and (hit.design is not None) == (spec.encoded is not None)
+        and (hit.design is not None or hit.stats.n_features == len(spec.features))
+        and hit.files
+        and all(info.footer == footer for info in hit.files)
+    ):
+        files = tuple(replace(info, from_cache=True) for info in hit.files)
+        return FilePart(stats=hit.stats, files=files, design=hit.design)
+    return None
+
+
+def cached_only(
+    f: LakeFile, spec: ReadSpec, url: str, entry: str, cache_storage_options: dict[str, Any] | None = None
+) -> FilePart | None:
+    """A file's statistics from the cache, or None on a miss: the rows are never read.
+
+    The same check as :func:`cached_file_stats` (the file's footer fingerprint
+    against the one stored with the entry), run by the coordinator when every
+    file may be in the cache (:func:`dreg.job.scan.lake_from_cache`).
+    """
+    tail = read_tail(url, f.size, spec.storage_options)
+    footer = None if tail is None else tail.fingerprint
+    return None if footer is None else _lookup(entry, footer, spec, dict(cache_storage_options or {}))
+
+
 def cached_file_stats(
     f: LakeFile,
     spec: ReadSpec,
@@ -283,16 +312,9 @@ def cached_file_stats(
     tail = read_tail(url, f.size, spec.storage_options)
     footer = None if tail is None else tail.fingerprint
     if entry is not None and footer is not None:
-        hit = _load(entry, so)
-        if (
-            hit is not None
-            and (hit.design is not None) == (spec.encoded is not None)
-            and (hit.design is not None or hit.stats.n_features == len(spec.features))
-            and hit.files
-            and all(info.footer == footer for info in hit.files)
-        ):
-            files = tuple(replace(info, from_cache=True) for info in hit.files)
-            return FilePart(stats=hit.stats, files=files, design=hit.design)
+        hit = _lookup(entry, footer, spec, so)
+        if hit is not None:
+            return hit
     metadata = None if tail is None else tail.metadata()
     content = tail.data if metadata is not None and tail.whole else None
     part = read_file_stats(f, spec, url, metadata=metadata, content=content)

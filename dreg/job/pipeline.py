@@ -718,6 +718,10 @@ def _plan(cfg: Config, log: Log) -> _Plan:
     return _Plan(lake, features, spec, cache)
 
 
+# model.json's run.cluster of a fit whose files all came from the statistics cache
+NO_CLUSTER = {"kind": "none (every file from the statistics cache)", "address": None, "workers": None, "dashboard": None}
+
+
 def _scan(
     cfg: Config,
     plan: _Plan,
@@ -735,12 +739,24 @@ def _scan(
 
     ``then(client, scan)``, when given, runs next on the same cluster (the
     binomial and Poisson passes); its result is returned with the scan.
+    Without ``then`` and ``performance_report``, when every file is in the
+    statistics cache (:func:`dreg.job.scan.lake_from_cache`), the coordinator
+    loads the entries itself and no cluster is started or contacted: the same
+    statistics bit for bit, without the cluster's start (seconds on a
+    LocalCluster, minutes for pods).
     Raises :class:`DataError` naming the first bad file, or when no row is usable.
     """
     import distributed
 
     from dreg.job.cluster import compute_with_progress, dask_client
-    from dreg.job.scan import lake_graph
+    from dreg.job.scan import lake_from_cache, lake_graph
+
+    if then is None and plan.cache is not None and not performance_report:
+        # every file in the statistics cache: nothing for workers to do, no cluster to start
+        part = lake_from_cache(plan.lake, plan.spec, plan.cache, trained_on)
+        if part is not None:
+            log(f"dreg: all {len(plan.lake.files)} file(s) are in the statistics cache: no cluster started")
+            return _scan_result(cfg, plan, part, dict(NO_CLUSTER), time.perf_counter() - t0, log), None
 
     # the client waits for the workers: import what the steps after the pass need meanwhile
     prefetch = threading.Thread(target=_prefetch, name="dreg-prefetch", daemon=True)

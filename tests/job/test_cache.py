@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from dreg.job.cache import (
@@ -341,3 +342,40 @@ def test_a_corrupt_entry_in_a_fit_is_rescanned(lake: Path, address: str, tmp_pat
     assert again.estimator.intercept_ == first.estimator.intercept_
     third = _fit(config_dict(lake, registry, **off), address)
     assert third.metrics.files_scanned == 0  # the entries were rewritten
+
+
+DEAD_SCHEDULER = "tcp://127.0.0.1:9"  # nothing listens there: a run that needs a cluster fails (exit 4)
+
+
+@pytest.mark.cluster
+def test_a_fit_served_fully_from_the_cache_starts_no_cluster(tmp_path: Path, address: str) -> None:
+    """Every file in the cache: the coordinator loads the entries and contacts no scheduler (the
+    address given is dead), with the statistics of the cluster's merge tree bit for bit.  A file
+    rewritten in place (same size and mtime, another footer) is a miss: that fit needs the cluster."""
+    import os
+
+    from dreg.job.errors import ClusterError
+    from dreg.job.pipeline import NO_CLUSTER, run_fit
+
+    lake = write_lake(tmp_path / "lake", np.random.default_rng(5))
+    registry = tmp_path / "reg"
+    cfg = config_dict(lake, registry, output={"promotion": {"enabled": False}}, cluster={"connect_timeout": 3})
+    first = _fit(cfg, address)
+    assert first.metrics.files_scanned == len(LAYOUT) and first.model.run.cluster["workers"] == 2
+    lines: list[str] = []
+    cached = run_fit(parse(cfg), scheduler=DEAD_SCHEDULER, log=lines.append, tty=False)
+    assert (cached.metrics.files_scanned, cached.metrics.files_from_cache) == (0, len(LAYOUT))
+    assert any(f"all {len(LAYOUT)} file(s) are in the statistics cache: no cluster started" in s for s in lines)
+    assert dict(cached.model.run.cluster) == NO_CLUSTER
+    np.testing.assert_array_equal(cached.estimator.coef_, first.estimator.coef_)
+    np.testing.assert_array_equal(cached.estimator.mse_path_, first.estimator.mse_path_)
+    assert cached.estimator.intercept_ == first.estimator.intercept_ and cached.estimator.alpha_ == first.estimator.alpha_
+
+    # a file rewritten in place with its mtime kept (rsync -a, cp -p): its rows must be read again
+    path = lake / LAYOUT[0][0]
+    st = path.stat()
+    table = pq.read_table(path)
+    pq.write_table(table.take(np.arange(table.num_rows)[::-1]), path, row_group_size=LAYOUT[0][2])
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(ClusterError):
+        run_fit(parse(cfg), scheduler=DEAD_SCHEDULER, log=lambda s: None, tty=False)
