@@ -74,6 +74,8 @@ __all__ = [
     "block_design_stats",
     "coef_in_pass_design",
     "DesignAccumulator",
+    "TooManyColumns",
+    "too_many_columns_message",
     "map_design",
     "design_matrix",
     "linear_predictor",
@@ -925,6 +927,25 @@ def linear_predictor(
 
 
 # --------------------------------------------------------------------------- a file's row groups
+class TooManyColumns(ValueError):
+    """The pass design is wider than the Gram engine's memory limit allows."""
+
+
+def too_many_columns_message(
+    width: int, max_columns: int, numeric: int, indicators: int, levels: Mapping[str, int], when: str = ""
+) -> str:
+    """What makes a pass design too wide: its columns by kind, the categorical columns by level count."""
+    by_size = sorted(levels.items(), key=lambda kv: -kv[1])
+    shown = ", ".join(f"{name!r} {k:,}" for name, k in by_size[:5]) + (
+        f" and {len(by_size) - 5} more" if len(by_size) > 5 else ""
+    )
+    return (
+        f"the design has {width:,} columns{(' ' + when) if when else ''} ({numeric:,} numeric, "
+        f"{indicators:,} missing indicators, {sum(levels.values()):,} categorical levels: {shown}), more than the "
+        f"{max_columns:,} whose per-fold Gram matrices fit in max_gram_bytes"
+    )
+
+
 class DesignAccumulator:
     """The pass statistics of consecutive blocks (a file's row groups), accumulated cheaply.
 
@@ -949,11 +970,14 @@ class DesignAccumulator:
     blocks' own statistics (:func:`block_design_stats`), to rounding.
     """
 
-    def __init__(self, spec: DesignSpec) -> None:
+    def __init__(self, spec: DesignSpec, max_columns: int | None = None) -> None:
         self._n_numeric = len(spec.numeric)
         self._imputed = tuple(spec.numeric.index(c) for c in spec.imputed)
         self._names = tuple(spec.categorical)
         self._done: DesignStats | None = None
+        # the pass design's width beyond which add() raises instead of growing the raw sums
+        # (each fold keeps (pass columns)^2 of them: a column with 20,000 levels would take GBs)
+        self.max_columns = max_columns
         self._reset()
 
     @classmethod
@@ -964,6 +988,7 @@ class DesignAccumulator:
         acc._imputed = tuple(int(i) for i in imputed)
         acc._names = tuple(f"#{c}" for c in range(n_categorical))
         acc._done = None
+        acc.max_columns = None
         acc._reset()
         return acc
 
@@ -1094,6 +1119,17 @@ class DesignAccumulator:
         ends = np.append(starts[1:], m)
         Cs = C[order]
         ws = np.ones(m) if w is None else w[order]
+        if self.max_columns is not None and pd + ns > self.max_columns:
+            raise TooManyColumns(
+                too_many_columns_message(
+                    pd + ns,
+                    self.max_columns,
+                    pd,
+                    q,
+                    {name: sum(1 for c, _ in self._slots if c == k) for k, name in enumerate(self._names)},
+                    "so far",
+                )
+            )
         self._grow(ns, pd)
         for label, a, b in zip(present_labels.tolist(), starts.tolist(), ends.tolist(), strict=True):
             acc = self._raw.get(label)

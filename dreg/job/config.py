@@ -217,6 +217,9 @@ class ModelConfig(_Strict):
     upper_bounds: float | dict[str, float] | None = None
     # binomial/Poisson CV criterion: deviance (default), auc or accuracy (binomial)
     scoring: str | None = None
+    # memory for the Gram engine's statistics: (cv + 1) x p^2 x 8 bytes for p design columns
+    # (numeric columns, missing indicators, categorical levels); a wider design is refused
+    max_gram_bytes: Annotated[int, Field(gt=0)] = 2**31
 
     @field_validator(
         "l1_ratio", "alphas", "eps", "cv", "selection", "standardize", "fit_intercept", "solver", "random_state",

@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dreg.core._util import integer_labels, nonfinite_rows
-from dreg.core.design import DesignAccumulator, DesignSpec, DesignStats, merge_design
+from dreg.core.design import DesignAccumulator, DesignSpec, DesignStats, TooManyColumns, merge_design
 from dreg.core.folds import fold_ids, stream_key
 from dreg.core.stats import SufficientStats, column_block_stats, empty_stats, merge
 from dreg.job.errors import DataError
@@ -118,6 +118,10 @@ class Lake:
         return fsspec.filesystem(self.protocol, **self.storage_options)
 
 
+# what a user can do about a design too wide for the Gram engine (model.max_gram_bytes)
+TOO_WIDE_HINT = "raise model.max_gram_bytes if the memory is there, or leave the column out of data.features"
+
+
 @dataclass(frozen=True)
 class ReadSpec:
     """Everything a worker needs to turn one file into statistics."""
@@ -133,6 +137,8 @@ class ReadSpec:
     on_invalid_rows: str = "error"
     # categorical columns and imputed numeric columns (None: every feature is numeric, nothing imputed)
     design: DesignSpec | None = None
+    # the widest pass design a file may have (model.max_gram_bytes): a wider one is a DataError
+    max_columns: int | None = None
     # the model's encoding (levels, imputation values), for passes that read encoded rows after
     # the statistics pass (binomial/Poisson: read_file_arrays)
     encoding: Any = None
@@ -861,7 +867,7 @@ def read_file_stats(
     stats = empty_stats(len(spec.features))
     # with categorical or imputed columns: the row groups' sparse sums add up in place (one
     # centering per file), the numeric columns merge per row group
-    acc = DesignAccumulator(design) if design is not None else None
+    acc = DesignAccumulator(design, spec.max_columns) if design is not None else None
     imputed_pos = [design.numeric.index(c) for c in design.imputed] if design is not None else []
     rows = used = 0
     invalid_total: dict[str, int] = {}
@@ -885,6 +891,8 @@ def read_file_stats(
             else:
                 try:
                     block = acc.add(feats, extra[0], extra[1], y, w, folds, rows_used, scratch=scratch)
+                except TooManyColumns as exc:
+                    raise DataError(f"{url}: {exc}; {TOO_WIDE_HINT}") from None
                 except ValueError as exc:  # levels of mixed types within a column
                     raise DataError(f"{url}: {exc}") from None
         if not check and not (np.all(np.isfinite(block.x_mean)) and np.all(np.isfinite(block.xx))):

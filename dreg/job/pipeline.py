@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import math
 import platform
 import posixpath
 import threading
@@ -662,6 +663,12 @@ def _design_spec(cfg: Config, lake: Lake, features: list[str], log: Log) -> Desi
     return design
 
 
+def max_design_columns(max_gram_bytes: int, cv: int) -> int:
+    """The widest design whose ``cv + 1`` Gram matrices (one per fold, one for all rows) fit in
+    ``max_gram_bytes``: the largest p with ``(cv + 1) * p**2 * 8 <= max_gram_bytes``."""
+    return math.isqrt(max_gram_bytes // (8 * (cv + 1)))
+
+
 def _plan(cfg: Config, log: Log) -> _Plan:
     """List the lake (filters and window prune files), pick the features and the cache."""
     d = cfg.data
@@ -693,7 +700,17 @@ def _plan(cfg: Config, log: Log) -> _Plan:
         random_state=cfg.model.random_state,
         on_invalid_rows=d.on_invalid_rows,
         design=None if design.plain else design,
+        max_columns=max_design_columns(cfg.model.max_gram_bytes, cfg.model.cv),
     )
+    # before any cluster: the narrowest design these columns can have must fit
+    least = len(features) + len(design.imputed)  # a missing-value column per imputed one, a level per categorical
+    if least > spec.max_columns:
+        raise ConfigError(
+            f"data: {len(features):,} feature column(s) make a design of at least {least:,} columns, more than the "
+            f"{spec.max_columns:,} whose {cfg.model.cv + 1} Gram matrices fit in model.max_gram_bytes="
+            f"{cfg.model.max_gram_bytes:,} ((cv + 1) x p^2 x 8 bytes); raise model.max_gram_bytes if the memory "
+            "is there, or use fewer features"
+        )
     cache = None
     if cfg.cache.enabled:
         cache_url = cfg.cache.path or default_cache_url(cfg.output.registry, cfg.output.name)
@@ -814,6 +831,21 @@ def _scan_result(cfg: Config, plan: _Plan, part: Any, cluster_info: dict[str, An
         return _Scan(
             part.stats, files, rows_used, int(dropped), n_cached, cluster_info, seconds, part.new_stats, plan.features
         )
+    width = part.design.stats.n_features
+    if plan.spec.max_columns is not None and width > plan.spec.max_columns:
+        # each file fitted, the lake's levels together do not: refuse before the CV's copies
+        from dreg.core.design import too_many_columns_message
+        from dreg.job.lake import TOO_WIDE_HINT
+
+        msg = too_many_columns_message(
+            width,
+            plan.spec.max_columns,
+            part.design.n_numeric,
+            len(part.design.imputed),
+            dict(zip(plan.spec.encoded.categorical, (len(lv) for lv in part.design.levels), strict=True)),
+            f"over the lake's {len(files):,} file(s)",
+        )
+        raise DataError(f"lake {cfg.data.path!r}: {msg}; {TOO_WIDE_HINT}")
     try:
         fin = finish_design(part.design, plan.spec.encoded)
     except ValueError as exc:
