@@ -10,8 +10,9 @@ the all-rows model, each on its own training rows:
 * :meth:`WideOracle.gradients`: the full-length centered weighted gradients
   ``X_c^T diag(w) (y - X beta - b)`` of every model (one pass over the data;
   the same pass returns each model's training and held-out losses);
-* :meth:`WideOracle.gram_block`: the centered weighted Gram columns of newly
-  admitted features against the working set (one pass).
+* :meth:`WideOracle.gram_block`: the weighted Gram columns of newly admitted
+  features against the working set, sparse and uncentered (one pass); the
+  coordinator centers them with the moments.
 
 For each model the objective is dreg's (and, with ``standardize=False``,
 scikit-learn's ``ElasticNet``)::
@@ -26,8 +27,8 @@ the standardized scale ``b = beta * s`` it is the quadratic problem of
 :mod:`dreg.core.problem`, ``1/2 b^T Q b - q^T b + P_alpha(b)`` with
 ``Q = D^-1 X_c^T diag(w) X_c D^-1 / W`` and ``q = D^-1 X_c^T diag(w) y / W``.
 Centering is implicit: ``X_c^T diag(w) X_c = X^T diag(w) X - W xbar xbar^T``
-(the diagonal, which sets the scales, from exact two-pass sums over the
-stored entries), and ``X_c^T diag(w) r = X^T diag(w) r - xbar sum_i w_i r_i``;
+(kept as a sparse matrix plus a rank-one term; the diagonal, which sets the
+scales, from exact two-pass sums over the stored entries), and ``X_c^T diag(w) r = X^T diag(w) r - xbar sum_i w_i r_i``;
 ``X`` is never densified.
 
 Along a decreasing grid of alphas (Tibshirani et al. 2012, "Strong rules for
@@ -39,9 +40,11 @@ discarding predictors in lasso-type problems"; glmnet; H2O's active set):
    some model; features ever active and unpenalized ones (``pf = 0``) are
    always in it.  Newly admitted features cost one ``gram_block`` pass.
 2. **Solve** each model on the working set by coordinate descent with
-   covariance updates on ``Q_WW`` (:func:`dreg.core.solvers.cd_path`, the
-   dense engine's solver, to the same exactness target), features outside
-   ``W`` held at 0.
+   covariance updates on ``Q_WW = A - v v^T``
+   (:func:`dreg.core.solvers.cd_sparse.cd_sparse_path`: the dense engine's
+   updates and exactness target on a sparse ``A``, so a cycle costs the stored
+   entries of the active columns, not ``|W|`` each), features outside ``W``
+   held at 0.
 3. **Check KKT** on every feature with one ``gradients`` pass; features
    violating it beyond the exactness target ``1e-10 max(|q|, sqrt(yy))``
    join the working set (one ``gram_block`` pass) and the models that had
@@ -49,8 +52,9 @@ discarding predictors in lasso-type problems"; glmnet; H2O's active set):
    ``W`` violates its conditions: the result solves the full problem, as the
    dense engine's does.
 
-The coordinator holds ``O(models |W|^2)`` for the Gram blocks (bounded by
-``max_gram_bytes``) and ``O(models alphas p)`` for the coefficient paths.
+The coordinator holds the working set's Gram blocks (their stored entries,
+at most ``models |W|^2``, bounded by ``max_gram_bytes``) and
+``O(models alphas p)`` for the coefficient paths.
 :class:`SparseOracle` is the in-memory oracle over a ``scipy.sparse`` matrix:
 every call is one sparse product for all models at once.
 
@@ -200,10 +204,12 @@ class WideOracle(Protocol):
         """
         ...
 
-    def gram_block(self, rows: IntArray, cols: IntArray) -> FloatArray:
-        """``X_c[:, rows]^T diag(w) X_c[:, cols]`` of every model, shape (n_models, |rows|, |cols|).
+    def gram_block(self, rows: IntArray, cols: IntArray) -> list[sp.csc_matrix]:
+        """``X[:, rows]^T diag(w_m) X[:, cols]`` of every model ``m`` (uncentered, sparse).
 
-        The entry of a feature with itself is its ``xx_diag`` moment.
+        A list of ``n_models`` matrices of shape (|rows|, |cols|) over each
+        model's training rows; centering is the solver's:
+        ``X_c^T diag(w) X_c = X^T diag(w) X - W xbar xbar^T``.
         """
         ...
 
@@ -242,7 +248,13 @@ def _labels(folds: ArrayLike | None, n: int) -> _Labels:
 
 
 def _merge_labels(
-    include: FloatArray, W: FloatArray, mean: FloatArray, ymean: FloatArray, xx: FloatArray, xy: FloatArray, yy: FloatArray
+    include: FloatArray,
+    W: FloatArray,
+    mean: FloatArray,
+    ymean: FloatArray,
+    xx: FloatArray,
+    xy: FloatArray,
+    yy: FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """Centered moments of unions of labels (Chan, Golub & LeVeque: exact, no raw sums).
 
@@ -528,7 +540,9 @@ class WideProblem:
         self.diag = np.where(constant, 1.0, var / self.scale**2)
         self.v_all = mom.x_mean / self.scale if oracle.fit_intercept else np.zeros_like(var)
         # the exactness target of every model (dreg.core.solvers.cd: 1e-10 of the gradient's scale)
-        self.target = 1e-10 * np.maximum(np.maximum(np.max(np.abs(self.q), axis=1, initial=0.0), np.sqrt(self.yy)), 1e-300)
+        self.target = 1e-10 * np.maximum(
+            np.maximum(np.max(np.abs(self.q), axis=1, initial=0.0), np.sqrt(self.yy)), 1e-300
+        )
         self.work = np.zeros(0, dtype=np.int64)
         self.in_work = np.zeros(self.n_features, dtype=bool)
         self.A: list[sp.csc_matrix] = [sp.csc_matrix((0, 0)) for _ in range(self.n_models)]
@@ -833,7 +847,7 @@ def wide_path(
                 for _round in range(_MAX_ROUNDS):
                     # 2. the working set's problems
                     if pool is not None and len(todo) > 1:
-                        list(pool.map(lambda m: solve(m, alpha), todo))
+                        list(pool.map(solve, todo, [alpha] * len(todo)))
                     else:
                         for m in todo:
                             solve(m, alpha)

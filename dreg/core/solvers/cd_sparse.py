@@ -43,6 +43,7 @@ __all__ = ["cd_sparse_path"]
 
 FloatArray = NDArray[np.float64]
 
+
 def _fresh_gradient(indptr, indices, data, v, q, b, c):  # pragma: no cover - compiled
     """``c_A = q - A b`` from the columns of the non-zero coefficients; returns ``t = v^T b``."""
     c[:] = q
@@ -96,7 +97,9 @@ def _max_violation(v, b, c, t, l1, l2, lo, hi):  # pragma: no cover - compiled
     return vmax
 
 
-def _kernel(indptr, indices, data, v, diag, q, b, l1, l2, lo, hi, thresh, exact_thresh, kkt_tol, max_sweeps):  # pragma: no cover
+def _kernel(
+    indptr, indices, data, v, diag, q, b, l1, l2, lo, hi, thresh, exact_thresh, kkt_tol, max_sweeps
+):  # pragma: no cover
     """One alpha, in place on ``b``: returns ``(sweeps, converged, kkt)``.
 
     Sweeps (all coordinates, then the non-zero ones until they settle) stop
