@@ -29,6 +29,7 @@ them.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
@@ -36,14 +37,15 @@ from sklearn.utils.validation import check_is_fitted
 from dreg.core.datafit import SquaredError
 from dreg.core.problem import GramProblem
 from dreg.core.stats import SufficientStats, collapse
+from dreg.core.wide import gram_bytes
 from dreg.estimators._encoding import EncodingMixin
-from dreg.estimators._input import FoldSpec, compute_stats, is_dask_collection, to_numpy_X
+from dreg.estimators._input import FoldSpec, compute_stats, is_dask_collection, is_sparse, sparse_data, to_numpy_X
 from dreg.estimators._validation import check_param
 
 __all__ = ["COMMON_PARAMS", "_Base", "warn_if_not_converged"]
 
 # checked at every fit, after the estimator's own (alpha, l1_ratio, CV parameters)
-COMMON_PARAMS = ("tol", "max_iter", "solver", "fit_intercept", "standardize", "positive")
+COMMON_PARAMS = ("tol", "max_iter", "solver", "fit_intercept", "standardize", "positive", "engine", "max_gram_bytes")
 
 
 def warn_if_not_converged(est: object, converged: bool) -> None:
@@ -75,6 +77,46 @@ class _Base(EncodingMixin, RegressorMixin, BaseEstimator):
     def _problem(self, stats: SufficientStats) -> GramProblem:
         """The problem of all rows of ``stats``."""
         return self._datafit.problem(collapse(stats), self.fit_intercept, self.standardize)
+
+    def _engine(self, X, n_folds: int) -> str:
+        """The engine that fits ``X`` with ``n_folds`` fold models (0 for a single fit).
+
+        ``'auto'``: the wide engine for scipy.sparse input whose ``n_folds + 1``
+        dense Grams, ``(K + 1) p^2 8`` bytes, exceed ``max_gram_bytes``; the
+        Gram engine otherwise.  ``'gram'`` on sparse input beyond that budget
+        is a ``ValueError``; ``'wide'`` takes any in-memory input.
+        """
+        engine = check_param("engine", self.engine)
+        budget = check_param("max_gram_bytes", self.max_gram_bytes)
+        if engine == "wide":
+            if is_dask_collection(X):
+                raise ValueError("engine='wide' needs in-memory X (numpy, pandas or scipy.sparse); Dask inputs use 'gram'")
+            return "wide"
+        if not is_sparse(X):
+            return "gram"
+        p = int(X.shape[1])
+        need = gram_bytes(p, n_folds + 1)
+        if need <= budget:
+            return "gram"
+        if engine == "auto":
+            return "wide"
+        raise ValueError(
+            f"engine='gram' on sparse X with p={p} features needs {n_folds + 1} dense p x p Gram matrices, "
+            f"{need:,} bytes ((K + 1) p^2 8 with K={n_folds} folds), more than max_gram_bytes={budget:,}; "
+            "use engine='wide' (or 'auto'), or raise max_gram_bytes"
+        )
+
+    def _wide_data(self, X, y, sample_weight, spec: FoldSpec | None):
+        """Checked in-memory data for the wide engine (after any DataFrame encoding); sets ``n_features_in_``."""
+        X = self._fit_encoding(X, sample_weight)
+        data = sparse_data(X, y, sample_weight, spec)
+        self.n_features_in_ = int(data.X.shape[1])
+        columns = getattr(X, "columns", None)
+        if data.feature_names is not None and columns is not None and all(isinstance(c, str) for c in columns):
+            self.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return data
 
     def _stats(self, X, y, sample_weight, spec: FoldSpec | None) -> tuple[SufficientStats, list[str] | None]:
         X = self._fit_encoding(X, sample_weight)
@@ -124,6 +166,16 @@ class _Base(EncodingMixin, RegressorMixin, BaseEstimator):
             if X.ndim != 2 or X.shape[1] != coef.shape[0]:
                 raise ValueError(f"X has shape {X.shape}, expected (n, {coef.shape[0]})")
             return X.rechunk({1: -1}).map_blocks(_predict_block, coef, b, drop_axis=1, dtype=np.float64)
+        if is_sparse(X):
+            if X.ndim != 2 or X.shape[1] != coef.shape[0]:
+                raise ValueError(
+                    f"X has {X.shape[-1]} features, but {type(self).__name__} is expecting {coef.shape[0]} features as input"
+                )
+            Xs = sp.csr_matrix(X, dtype=np.float64)
+            bad = np.unique(Xs.indices[~np.isfinite(Xs.data)])
+            if bad.size:
+                raise ValueError(f"Input X contains NaN or infinity in {bad.size} column(s): {bad[:10].tolist()}")
+            return np.asarray(Xs @ coef).reshape(-1) + b
         Xa, _ = to_numpy_X(X)
         if Xa.shape[1] != coef.shape[0]:
             raise ValueError(
@@ -143,6 +195,17 @@ class _Base(EncodingMixin, RegressorMixin, BaseEstimator):
         same mergeable statistics as ``fit``, so nothing is collected.
         """
         X = self._prepare_predict_X(X)
+        if is_sparse(X):
+            # from the predictions: the statistics of a wide X would be a p x p Gram
+            data = sparse_data(X, y, sample_weight)
+            pred = self._predict_with(data.X, self.coef_, float(self.intercept_))
+            w = np.ones(data.y.shape[0]) if data.sample_weight is None else data.sample_weight
+            ybar = float(w @ data.y / w.sum())
+            total = float(w @ (data.y - ybar) ** 2)
+            resid = float(w @ (data.y - pred) ** 2)
+            if total == 0.0:
+                return 1.0 if resid == 0.0 else 0.0
+            return 1.0 - resid / total
         stats, _, _ = compute_stats(X, y, sample_weight, None)
         if stats.n_features != self.coef_.shape[0]:
             raise ValueError(
@@ -160,6 +223,7 @@ class _Base(EncodingMixin, RegressorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         return tags
 
 

@@ -17,6 +17,7 @@ from dreg.core.cv import CVResult, cross_validate
 from dreg.core.folds import resolve_seed
 from dreg.core.path import PathResult, enet_path
 from dreg.core.stats import SufficientStats
+from dreg.core.wide import SparseOracle, wide_cross_validate
 from dreg.estimators._base import COMMON_PARAMS, _Base, warn_if_not_converged
 from dreg.estimators._input import FoldSpec, is_dask_collection, raise_for_invalid
 from dreg.estimators._validation import check_param, check_params, penalty_from_params
@@ -33,7 +34,7 @@ def _splits_to_folds(cv: object, X: object, y: object) -> np.ndarray:
     """
     if is_dask_collection(X):
         raise ValueError("a CV splitter needs in-memory X; for Dask inputs give per-row folds= labels")
-    n = len(X)
+    n = X.shape[0] if hasattr(X, "shape") else len(X)
     splits = list(cv.split(X, y)) if hasattr(cv, "split") else list(cv)
     if len(splits) < 2:
         raise ValueError(f"cross-validation needs at least 2 splits, got {len(splits)}")
@@ -100,10 +101,43 @@ class _CV(_Base):
             folds = _splits_to_folds(self.cv, X, y)
         if folds is None:
             spec = FoldSpec(n_folds=int(self.cv), random_state=resolve_seed(self.random_state))
+            n_folds = int(self.cv)
         else:
             spec = FoldSpec(folds=folds)
+            n_folds = int(np.unique(np.asarray(folds)[np.asarray(folds) >= 0]).size) if not is_dask_collection(folds) else 0
+        if self._engine(X, n_folds) == "wide":
+            return self._fit_cv_wide(self._wide_data(X, y, sample_weight, spec))
         stats, names = self._stats(X, y, sample_weight, spec)
         return self._fit_cv_stats(stats, names)
+
+    def _fit_cv_wide(self, data):
+        """The CV by the wide engine (:func:`dreg.core.wide.wide_cross_validate`): the fold
+        models and the all-rows model in the same passes, so no separate refit."""
+        l1_ratios = self._l1_ratios()
+        p = int(data.X.shape[1])
+        penalty = penalty_from_params(self, float(l1_ratios[0]), p, data.feature_names)
+        alphas = self.alphas if np.ndim(self.alphas) == 0 else np.asarray(self.alphas, dtype=np.float64)
+        oracle = SparseOracle(data.X, data.y, data.sample_weight, data.folds, fit_intercept=self.fit_intercept)
+        res = wide_cross_validate(
+            oracle,
+            penalty,
+            l1_ratios=l1_ratios,
+            alphas=alphas,
+            eps=self.eps,
+            standardize=self.standardize,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            max_gram_bytes=self.max_gram_bytes,
+            n_jobs=self.n_jobs,
+        )
+        chosen = res.cv.best_alpha_index if self.selection == "min" else res.cv.alpha_1se_index
+        self._set_cv_attributes(res.cv, res.path, chosen)
+        # no Gram to refit from between grid points (see _model_at)
+        self._refit_ = None
+        self.engine_ = "wide"
+        self.n_passes_ = int(res.n_passes)
+        self.passes_ = res.passes
+        return self
 
     def fit_stats(self, stats: SufficientStats, feature_names: list[str] | None = None):
         """Fit from per-fold statistics computed elsewhere (e.g. a Parquet lake pass).
@@ -153,6 +187,10 @@ class _CV(_Base):
         self._set_cv_attributes(cv, path, chosen)
         # the all-rows problem (a p x p Gram): any alpha of the path is an exact refit from it
         self._refit_ = (problem, refit_penalty)
+        self.engine_ = "gram"
+        self.n_passes_ = 1
+        if hasattr(self, "passes_"):
+            del self.passes_
         return self
 
     def restore_refit(self, stats: SufficientStats) -> None:
@@ -182,6 +220,12 @@ class _CV(_Base):
             k = int(on[0])
             return self.coef_path_[k].copy(), float(self.intercept_path_[k])
         refit = getattr(self, "_refit_", None)
+        if refit is None and getattr(self, "engine_", "gram") == "wide":
+            raise ValueError(
+                f"alpha={a:g} is not on the grid of this model (alphas_ from {grid.max():g} to {grid.min():g}); "
+                "a model fitted by the wide engine keeps no Gram matrix to refit from between grid "
+                "points: use a grid alpha, or fit again with that alpha in alphas"
+            )
         if refit is None:
             raise ValueError(
                 f"alpha={a:g} is not on the grid of this model (alphas_ from {grid.max():g} to {grid.min():g}); "
@@ -281,6 +325,15 @@ _CV_DOC = """
         is the complement of its test set; it is turned into per-row labels.
     fit_intercept, standardize, penalty_factor, positive, lower_bounds, upper_bounds, solver, tol, max_iter
         As in :class:`ElasticNet`.
+    engine : {{'auto', 'gram', 'wide'}}, default 'auto'
+        As in :class:`ElasticNet`; 'auto' picks 'wide' for scipy.sparse input
+        whose ``K + 1`` dense Grams (``K`` folds and the refit), ``(K + 1) p^2 8``
+        bytes, exceed ``max_gram_bytes``.  The wide engine solves the fold
+        models and the all-rows model along the grid in the same passes
+        (``n_passes_``, ``passes_``); its models answer ``coef_at`` on grid
+        alphas only.
+    max_gram_bytes : int, default 2**31
+        As in :class:`ElasticNet`.
     selection : {{'min', '1se'}}, default 'min'
         Which alpha the final model uses: the minimum of the mean CV error, or
         the largest alpha within one standard error of it (glmnet's lambda.1se).
@@ -338,6 +391,13 @@ _CV_DOC = """
     fold_coef_ : ndarray of shape (n_folds, n_features)
         Each fold's coefficients at ``chosen_alpha_`` (selection stability).
     n_folds_, n_iter_, n_features_in_, feature_names_in_, kkt_violation_, solver_
+    engine_ : str
+        The engine that ran, 'gram' or 'wide'.
+    n_passes_ : int
+        Passes over the data (1 for the Gram engine).
+    passes_ : ndarray of shape (n_l1_ratios, n_alphas)
+        Wide engine only: passes spent on each alpha (one gradient pass per
+        KKT check, one Gram-block pass per admission to the working set).
     cv_result_ : dreg.core.cv.CVResult
 """
 
@@ -358,6 +418,8 @@ class _FixedMixCV(_CV):
         lower_bounds=None,
         upper_bounds=None,
         solver: str = "auto",
+        engine: str = "auto",
+        max_gram_bytes: int = 2**31,
         selection: str = "min",
         tol: float = 1e-7,
         max_iter: int = 10_000,
@@ -377,6 +439,8 @@ class _FixedMixCV(_CV):
         self.lower_bounds = lower_bounds
         self.upper_bounds = upper_bounds
         self.solver = solver
+        self.engine = engine
+        self.max_gram_bytes = max_gram_bytes
         self.selection = selection
         self.tol = tol
         self.max_iter = max_iter
@@ -414,6 +478,8 @@ class ElasticNetCV(_CV):
         lower_bounds=None,
         upper_bounds=None,
         solver: str = "auto",
+        engine: str = "auto",
+        max_gram_bytes: int = 2**31,
         selection: str = "min",
         tol: float = 1e-7,
         max_iter: int = 10_000,
@@ -434,6 +500,8 @@ class ElasticNetCV(_CV):
         self.lower_bounds = lower_bounds
         self.upper_bounds = upper_bounds
         self.solver = solver
+        self.engine = engine
+        self.max_gram_bytes = max_gram_bytes
         self.selection = selection
         self.tol = tol
         self.max_iter = max_iter

@@ -7,16 +7,28 @@ that numpy users never import Dask.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
 from dreg._frames import numeric_frame_to_numpy
 from dreg.core._util import available_cpus, integer_labels, single_blas_thread
 from dreg.core.folds import FoldSpec
 from dreg.core.stats import SufficientStats, block_stats, empty_stats, merge_all
+from dreg.core.wide import sparse_stats
 
-__all__ = ["FoldSpec", "compute_stats", "is_dask_collection", "raise_for_invalid", "to_numpy_X"]
+__all__ = [
+    "FoldSpec",
+    "SparseData",
+    "compute_stats",
+    "is_dask_collection",
+    "is_sparse",
+    "raise_for_invalid",
+    "sparse_data",
+    "to_numpy_X",
+]
 
 # rows per in-process block: ~64 MB of float64 features, enough for BLAS to
 # run at full speed while the per-block copies stay small
@@ -141,26 +153,96 @@ def _map_blocks(fn, starts: list[int]) -> list[SufficientStats]:
 
 def raise_for_invalid(stats: SufficientStats, feature_names: Sequence[str] | None) -> None:
     """Raise a ``ValueError`` naming every column with NaN/inf and bad weights."""
+    _raise_for_counts(stats.nonfinite_x, stats.nonfinite_y, stats.nonfinite_w, stats.negative_w, feature_names)
+
+
+def _raise_for_counts(
+    nonfinite_x: np.ndarray, nonfinite_y: int, nonfinite_w: int, negative_w: int, feature_names: Sequence[str] | None
+) -> None:
     problems = []
-    bad_cols = np.flatnonzero(stats.nonfinite_x)
+    bad_cols = np.flatnonzero(nonfinite_x)
     if bad_cols.size:
-        total = int(stats.nonfinite_x.sum())
+        total = int(nonfinite_x.sum())
         parts = []
         for j in bad_cols[:20]:
             label = f"column {feature_names[j]!r} (index {j})" if feature_names else f"column {j}"
-            parts.append(f"{label}: {int(stats.nonfinite_x[j])}")
+            parts.append(f"{label}: {int(nonfinite_x[j])}")
         more = f", and {bad_cols.size - 20} more columns" if bad_cols.size > 20 else ""
         problems.append(
             f"X contains {total} NaN or infinite value(s) in {bad_cols.size} column(s): " + "; ".join(parts) + more
         )
-    if stats.nonfinite_y:
-        problems.append(f"y contains {stats.nonfinite_y} NaN or infinite value(s)")
-    if stats.nonfinite_w:
-        problems.append(f"sample_weight contains {stats.nonfinite_w} NaN or infinite value(s)")
-    if stats.negative_w:
-        problems.append(f"sample_weight contains {stats.negative_w} negative value(s); weights must be >= 0")
+    if nonfinite_y:
+        problems.append(f"y contains {nonfinite_y} NaN or infinite value(s)")
+    if nonfinite_w:
+        problems.append(f"sample_weight contains {nonfinite_w} NaN or infinite value(s)")
+    if negative_w:
+        problems.append(f"sample_weight contains {negative_w} negative value(s); weights must be >= 0")
     if problems:
         raise ValueError("Invalid input: " + ". ".join(problems) + ".")
+
+
+# --------------------------------------------------------------------------- scipy.sparse input
+def is_sparse(X: object) -> bool:
+    """True for scipy.sparse matrices and arrays (CSR, CSC, COO, ...)."""
+    return sp.issparse(X)
+
+
+@dataclass(frozen=True)
+class SparseData:
+    """Checked in-memory data for the sparse paths: ``X`` as CSC float64, never densified."""
+
+    X: sp.csc_matrix
+    y: np.ndarray
+    sample_weight: np.ndarray | None
+    folds: np.ndarray | None
+    feature_names: list[str] | None
+
+
+def sparse_data(X: object, y: object, sample_weight: object = None, spec: FoldSpec | None = None) -> SparseData:
+    """In-memory ``X`` (scipy.sparse, or numpy/pandas converted) as checked CSC float64 data.
+
+    NaN/inf values (counted per column over the stored entries) and negative
+    weights raise the same ``ValueError`` as :func:`raise_for_invalid`; the
+    fold labels are :func:`compute_stats`'s (``spec.folds``, or hashed from the
+    row positions).
+    """
+    if any(is_dask_collection(v) for v in (X, y, sample_weight, spec.folds if spec else None)):
+        raise ValueError("the sparse and wide paths need in-memory data (numpy, pandas or scipy.sparse), not Dask")
+    if is_sparse(X):
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional, got shape {X.shape}")
+        if X.dtype.kind not in "biuf":
+            raise TypeError(f"X must be numeric, got dtype {X.dtype}")
+        Xc, names = sp.csc_matrix(X, dtype=np.float64), None
+    else:
+        Xa, names = to_numpy_X(X)
+        Xc = sp.csc_matrix(np.asarray(Xa, dtype=np.float64))
+    Xc.sum_duplicates()
+    n, p = Xc.shape
+    if n == 0 or p == 0:
+        raise ValueError(f"Found array with shape {Xc.shape} while at least 1 sample and 1 feature are required.")
+    ya = to_numpy_1d(y, "y", n).astype(np.float64)
+    wa = None
+    if sample_weight is not None:
+        if np.ndim(np.asarray(sample_weight)) == 0:
+            wa = np.full(n, float(np.asarray(sample_weight)))
+        else:
+            wa = to_numpy_1d(sample_weight, "sample_weight", n).astype(np.float64)
+    bad = ~np.isfinite(Xc.data)
+    cols = np.repeat(np.arange(p), np.diff(Xc.indptr))
+    _raise_for_counts(
+        np.bincount(cols[bad], minlength=p).astype(np.int64),
+        int(np.count_nonzero(~np.isfinite(ya))),
+        0 if wa is None else int(np.count_nonzero(~np.isfinite(wa))),
+        0 if wa is None else int(np.count_nonzero(wa < 0)),
+        names,
+    )
+    spec = spec or FoldSpec()
+    if spec.folds is not None:
+        folds = _check_folds(to_numpy_1d(spec.folds, "folds", n))
+    else:
+        folds = spec.labels_for(0, n)
+    return SparseData(Xc, ya, wa, folds, names)
 
 
 def compute_stats(
@@ -173,7 +255,9 @@ def compute_stats(
 
     Returns ``(stats, feature_names, n_samples)``.  Dask collections go through
     :func:`dreg._dask.dask_stats` on the current Dask scheduler; numpy and
-    pandas inputs are processed here, block by block, in-process.
+    pandas inputs are processed here, block by block, in-process; scipy.sparse
+    inputs by :func:`dreg.core.wide.sparse_stats` (dense ``p x p`` Grams from
+    sparse products).
     """
     spec = spec or FoldSpec()
     if any(is_dask_collection(v) for v in (X, y, sample_weight, spec.folds)):
@@ -182,6 +266,11 @@ def compute_stats(
         stats, names = dask_stats(X, y, sample_weight, spec)
         raise_for_invalid(stats, names)
         return stats, names, int(stats.count.sum())
+    if is_sparse(X):
+        # the Gram engine on sparse input: per-fold Grams from sparse products, X never densified
+        data = sparse_data(X, y, sample_weight, spec)
+        stats = sparse_stats(data.X, data.y, data.sample_weight, data.folds)
+        return stats, None, int(data.X.shape[0])
     Xa, names = to_numpy_X(X)
     n, p = Xa.shape
     ya = to_numpy_1d(y, "y", n)

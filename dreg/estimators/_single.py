@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from dreg.core.path import enet_path
+from dreg.core.wide import SparseOracle, WideProblem, wide_path
 from dreg.estimators._base import COMMON_PARAMS, _Base, warn_if_not_converged
 from dreg.estimators._validation import check_param, check_params, penalty_from_params
 
@@ -33,18 +34,24 @@ class _SingleAlpha(_Base):
         alpha = check_param("alpha", self.alpha)
         l1_ratio = self._l1()
         check_params(self, COMMON_PARAMS)
-        stats, names = self._stats(X, y, sample_weight, None)
-        problem = self._problem(stats)
-        penalty = penalty_from_params(self, l1_ratio, stats.n_features, names)
-        alphas = np.array([alpha])
-        if l1_ratio > 0:
-            # glmnet's advice: reach a small alpha along a short warm-started path
-            top = penalty.alpha_max(problem)
-            if top > alpha > 0:
-                alphas = np.geomspace(top, alpha, max(2, min(20, int(np.ceil(np.log10(top / alpha) * 5)) + 1)))
-            elif alpha == 0 and top > 0:
-                alphas = np.concatenate([np.geomspace(top, top * 1e-4, 20), [0.0]])
-        res = enet_path(problem, alphas, penalty, solver=self.solver, tol=self.tol, max_iter=self.max_iter)
+        if self._engine(X, 0) == "wide":
+            data = self._wide_data(X, y, sample_weight, None)
+            oracle = SparseOracle(data.X, data.y, data.sample_weight, fit_intercept=self.fit_intercept)
+            problem = WideProblem(oracle, standardize=self.standardize, max_gram_bytes=self.max_gram_bytes)
+            penalty = penalty_from_params(self, l1_ratio, problem.n_features, data.feature_names)
+            alphas = _path_to(alpha, problem.alpha_max(penalty) if l1_ratio > 0 else 0.0)
+            wide = wide_path(problem, alphas, penalty, tol=self.tol, max_iter=self.max_iter)
+            res = wide.model_path(-1)
+            self.n_passes_ = int(problem.n_passes)
+            self.engine_ = "wide"
+        else:
+            stats, names = self._stats(X, y, sample_weight, None)
+            problem = self._problem(stats)
+            penalty = penalty_from_params(self, l1_ratio, stats.n_features, names)
+            alphas = _path_to(alpha, penalty.alpha_max(problem) if l1_ratio > 0 else 0.0)
+            res = enet_path(problem, alphas, penalty, solver=self.solver, tol=self.tol, max_iter=self.max_iter)
+            self.n_passes_ = 1
+            self.engine_ = "gram"
         self.coef_ = res.coef[-1].copy()
         self.intercept_ = float(res.intercept[-1])
         self.n_iter_ = int(res.n_iter.sum())
@@ -52,6 +59,16 @@ class _SingleAlpha(_Base):
         warn_if_not_converged(self, bool(res.converged[-1]))
         self.solver_ = res.solver
         return self
+
+
+def _path_to(alpha: float, top: float) -> np.ndarray:
+    """The alphas of a single fit: glmnet's advice, a short warm-started path from
+    ``alpha_max`` (``top``; 0 for ridge) down to a small ``alpha``."""
+    if top > alpha > 0:
+        return np.geomspace(top, alpha, max(2, min(20, int(np.ceil(np.log10(top / alpha) * 5)) + 1)))
+    if alpha == 0 and top > 0:
+        return np.concatenate([np.geomspace(top, top * 1e-4, 20), [0.0]])
+    return np.array([alpha])
 
 
 class ElasticNet(_SingleAlpha):
@@ -84,6 +101,18 @@ class ElasticNet(_SingleAlpha):
     solver : {'auto', 'cd', 'admm'}, default 'auto'
         'auto' uses the exact eigen solver for pure ridge and coordinate
         descent otherwise (see :func:`dreg.core.path.choose_solver`).
+    engine : {'auto', 'gram', 'wide'}, default 'auto'
+        'gram' solves from the dense ``p x p`` Gram of the rows (any input;
+        scipy.sparse input is multiplied out without densifying X); 'wide'
+        never forms it: strong rules, a KKT check over all features and
+        coordinate descent on the Gram block of a working set
+        (:mod:`dreg.core.wide`; in-memory input, numpy or scipy.sparse).
+        'auto' picks 'wide' for scipy.sparse input whose Gram,
+        ``p^2 8`` bytes, exceeds ``max_gram_bytes``, and 'gram' otherwise.
+    max_gram_bytes : int, default 2**31
+        The coordinator's budget for Gram matrices (2 GiB): the dense Gram of
+        sparse input with ``engine='gram'`` (a ``ValueError`` beyond it), and
+        the working set's Gram blocks of the wide engine.
     tol : float, default 1e-7
         Relative tolerance (glmnet's ``thresh`` for CD: ``max_j Q_jj db_j^2 <
         tol * var(y)``; ADMM's ``eps_rel``).  Solutions are then polished to
@@ -120,6 +149,11 @@ class ElasticNet(_SingleAlpha):
     kkt_violation_ : float
         Largest violation of the optimality conditions (standardized scale).
     solver_ : str
+    engine_ : str
+        The engine that ran, 'gram' or 'wide'.
+    n_passes_ : int
+        Passes over the data (1 for the Gram engine; the wide engine's
+        moments, Gram-block and gradient passes).
     """
 
     def __init__(
@@ -134,6 +168,8 @@ class ElasticNet(_SingleAlpha):
         lower_bounds=None,
         upper_bounds=None,
         solver: str = "auto",
+        engine: str = "auto",
+        max_gram_bytes: int = 2**31,
         tol: float = 1e-7,
         max_iter: int = 10_000,
         impute=None,
@@ -149,6 +185,8 @@ class ElasticNet(_SingleAlpha):
         self.lower_bounds = lower_bounds
         self.upper_bounds = upper_bounds
         self.solver = solver
+        self.engine = engine
+        self.max_gram_bytes = max_gram_bytes
         self.tol = tol
         self.max_iter = max_iter
         self.impute = impute
@@ -177,6 +215,8 @@ class Lasso(_SingleAlpha):
         lower_bounds=None,
         upper_bounds=None,
         solver: str = "auto",
+        engine: str = "auto",
+        max_gram_bytes: int = 2**31,
         tol: float = 1e-7,
         max_iter: int = 10_000,
         impute=None,
@@ -191,6 +231,8 @@ class Lasso(_SingleAlpha):
         self.lower_bounds = lower_bounds
         self.upper_bounds = upper_bounds
         self.solver = solver
+        self.engine = engine
+        self.max_gram_bytes = max_gram_bytes
         self.tol = tol
         self.max_iter = max_iter
         self.impute = impute
@@ -223,6 +265,8 @@ class Ridge(_SingleAlpha):
         lower_bounds=None,
         upper_bounds=None,
         solver: str = "auto",
+        engine: str = "auto",
+        max_gram_bytes: int = 2**31,
         tol: float = 1e-7,
         max_iter: int = 10_000,
         impute=None,
@@ -237,6 +281,8 @@ class Ridge(_SingleAlpha):
         self.lower_bounds = lower_bounds
         self.upper_bounds = upper_bounds
         self.solver = solver
+        self.engine = engine
+        self.max_gram_bytes = max_gram_bytes
         self.tol = tol
         self.max_iter = max_iter
         self.impute = impute

@@ -24,9 +24,19 @@ from dreg.core._util import n_threads
 from dreg.core.path import SOLVERS
 from dreg.core.penalty import Penalty
 
-__all__ = ["PARAMETER_CONSTRAINTS", "SCORINGS", "SELECTIONS", "check_param", "check_params", "penalty_from_params"]
+__all__ = [
+    "ENGINES",
+    "PARAMETER_CONSTRAINTS",
+    "SCORINGS",
+    "SELECTIONS",
+    "check_param",
+    "check_params",
+    "penalty_from_params",
+]
 
 SELECTIONS = ("min", "1se")
+# the least-squares engines: 'gram' (per-fold p x p Grams), 'wide' (working set, dreg.core.wide)
+ENGINES = ("auto", "gram", "wide")
 # cross-validation criteria of the GLM estimators ('auc' and 'accuracy': binomial only)
 SCORINGS = ("deviance", "auc", "accuracy")
 
@@ -170,6 +180,8 @@ PARAMETER_CONSTRAINTS: dict[str, Any] = {
     "selection": Options(SELECTIONS),
     "scoring": Options(SCORINGS),
     "solver": Options(SOLVERS),
+    "engine": Options(ENGINES),
+    "max_gram_bytes": Integer(1),
     "fit_intercept": Boolean(),
     "standardize": Boolean(),
     "positive": Boolean(),
