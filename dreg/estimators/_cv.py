@@ -137,6 +137,7 @@ class _CV(_Base):
         self.engine_ = "wide"
         self.n_passes_ = int(res.n_passes)
         self.passes_ = res.passes
+        self.working_set_ = int(res.working_set)
         return self
 
     def fit_stats(self, stats: SufficientStats, feature_names: list[str] | None = None):
@@ -189,8 +190,9 @@ class _CV(_Base):
         self._refit_ = (problem, refit_penalty)
         self.engine_ = "gram"
         self.n_passes_ = 1
-        if hasattr(self, "passes_"):
-            del self.passes_
+        for name in ("passes_", "working_set_"):
+            if hasattr(self, name):
+                delattr(self, name)
         return self
 
     def restore_refit(self, stats: SufficientStats) -> None:
@@ -398,6 +400,8 @@ _CV_DOC = """
     passes_ : ndarray of shape (n_l1_ratios, n_alphas)
         Wide engine only: passes spent on each alpha (one gradient pass per
         KKT check, one Gram-block pass per admission to the working set).
+    working_set_ : int
+        Wide engine only: features whose Gram columns the coordinator held at the end.
     cv_result_ : dreg.core.cv.CVResult
 """
 

@@ -148,8 +148,10 @@ def test_auto_picks_wide_beyond_max_gram_bytes_and_gram_raises(rng):
     X, y = make_sparse(rng, 200, 100, 0.05, n_true=5)
     # (K + 1) p^2 8 = 6 * 100^2 * 8 = 480,000 bytes for 5 folds
     assert dreg.LassoCV(alphas=5).fit(X, y).engine_ == "gram"
-    assert dreg.LassoCV(alphas=5, max_gram_bytes=479_999).fit(X, y).engine_ == "wide"
-    assert dreg.LassoCV(alphas=5, max_gram_bytes=480_000).fit(X, y).engine_ == "gram"
+    est = dreg.LassoCV(alphas=5, max_gram_bytes=479_999).fit(X, y)
+    assert est.engine_ == "wide" and 0 < est.working_set_ <= 100 and est.passes_.shape == (1, 5)
+    est.set_params(max_gram_bytes=480_000).fit(X, y)
+    assert est.engine_ == "gram" and not hasattr(est, "passes_") and not hasattr(est, "working_set_")
     assert dreg.Lasso(alpha=0.01, max_gram_bytes=79_999).fit(X, y).engine_ == "wide"  # one Gram: 80,000
     with pytest.raises(ValueError, match=r"p=100 features needs 6 dense p x p Gram matrices, 480,000 bytes .* "
                                          r"max_gram_bytes=400,000; use engine='wide'"):  # fmt: skip
