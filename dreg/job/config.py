@@ -219,11 +219,12 @@ class ModelConfig(_Strict):
     scoring: str | None = None
     # memory for the Gram engine's statistics: (cv + 1) x p^2 x 8 bytes for p design columns
     # (numeric columns, missing indicators, categorical levels); a wider design is refused
-    max_gram_bytes: Annotated[int, Field(gt=0)] = 2**31
+    max_gram_bytes: int = 2**31
 
     @field_validator(
         "l1_ratio", "alphas", "eps", "cv", "selection", "standardize", "fit_intercept", "solver", "random_state",
         "tol", "max_iter", "n_jobs", "penalty_factor", "positive", "lower_bounds", "upper_bounds", "scoring",
+        "max_gram_bytes",
     )  # fmt: skip
     @classmethod
     def _shared_constraints(cls, value: Any, info: ValidationInfo) -> Any:

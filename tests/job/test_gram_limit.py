@@ -111,3 +111,11 @@ def test_levels_that_fit_per_file_but_not_together_are_refused_after_the_merge(
         tty=False,
     )
     assert len(out.estimator.coef_) == 42
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5])
+def test_max_gram_bytes_must_be_a_positive_integer(tmp_path: Path, value) -> None:
+    from dreg.job.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model.max_gram_bytes"):
+        parse(config(tmp_path, tmp_path / "reg", max_gram_bytes=value))
