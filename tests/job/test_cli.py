@@ -1,4 +1,10 @@
-"""The ``dreg`` command line end to end, in subprocesses: fit, show, predict, demo, exit codes."""
+"""The ``dreg`` command line end to end: fit, show, predict, demo, exit codes.
+
+The module's fit and its bad-data fit run as real ``python -m dreg.job.cli``
+processes (the console script's flush and exit code, the embedded cluster of a
+fresh interpreter); the rest calls the CLI's ``main`` in this process
+(:func:`tests.job.lake_helpers.run_cli`).
+"""
 
 from __future__ import annotations
 
@@ -50,7 +56,7 @@ def fitted(workdir: Path, lake: Path):
     cfg = write_config(workdir / "fit.yaml", config_dict(lake, registry, name="m"))
     perf = workdir / "perf" / "dask-report.html"
     perf.parent.mkdir()
-    proc = run_cli("fit", "--config", str(cfg), "--performance-report", str(perf))
+    proc = run_cli("fit", "--config", str(cfg), "--performance-report", str(perf), process=True)
     return proc, registry, perf
 
 
@@ -318,7 +324,7 @@ def test_bad_data_exits_3_and_writes_nothing(fitted, lake: Path, tmp_path: Path)
     path = bad / "day=2026-11-02" / "part-9.parquet"
     write_table(path, make_table(np.random.default_rng(5), 40).drop_columns(["x_noise"]))
     cfg = write_config(tmp_path / "cfg.yaml", config_dict(bad, registry, name="m"))
-    proc = run_cli("fit", "--config", str(cfg))
+    proc = run_cli("fit", "--config", str(cfg), process=True)
     assert proc.returncode == 3, proc.stderr
     # the workers of the embedded cluster log the failed task; dreg's own message comes last
     last = proc.stderr.strip().splitlines()[-1]
