@@ -495,6 +495,34 @@ def sparse_stats(
 
 
 # --------------------------------------------------------------------------- the problems
+def _grow_symmetric(A: sp.csc_matrix, B: sp.csc_matrix) -> sp.csc_matrix:
+    """``[[A, B_top], [B_top^T, B_bottom]]`` as CSC with sorted indices, in ``O(nnz)``.
+
+    ``A`` (w x w, symmetric, sorted) is the old working set's block and ``B``
+    ((w + k) x k, sorted) the new columns against the whole new working set:
+    an old column keeps its entries and gains the new rows (all greater) at
+    its end; the new columns are ``B``'s.
+    """
+    w, k = A.shape[0], B.shape[1]
+    top = sp.csr_matrix(B[:w])  # row j of B_top is the tail of old column j
+    old_counts, tail_counts = np.diff(A.indptr), np.diff(top.indptr)
+    counts = np.concatenate([old_counts + tail_counts, np.diff(B.indptr)])
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    indices = np.empty(indptr[-1], dtype=np.int64)
+    data = np.empty(indptr[-1])
+    old_col = np.repeat(np.arange(w), old_counts)
+    at = indptr[old_col] + np.arange(A.nnz) - A.indptr[old_col]
+    indices[at], data[at] = A.indices, A.data
+    tail_col = np.repeat(np.arange(w), tail_counts)
+    at = indptr[tail_col] + old_counts[tail_col] + np.arange(top.nnz) - top.indptr[tail_col]
+    indices[at], data[at] = w + top.indices, top.data
+    start = indptr[w]
+    indices[start:], data[start:] = B.indices, B.data
+    out = sp.csc_matrix((data, indices, indptr), shape=(w + k, w + k))
+    out.has_sorted_indices = True
+    return out
+
+
 class WideProblem:
     """The standardized problems of an oracle's models and the working set's Gram blocks.
 
@@ -581,16 +609,14 @@ class WideProblem:
         A = []
         for m, raw in enumerate(blocks):
             s = self.scale[m]
-            B = sp.csc_matrix(sp.diags(1.0 / (W[m] * s[rows])) @ raw @ sp.diags(1.0 / s[new]))
-            top, bottom = B[:w_old], B[w_old:]
-            grown = sp.csc_matrix(sp.bmat([[self.A[m], top], [top.T, bottom]], format="csc"))
+            B = sp.csc_matrix(raw, dtype=np.float64, copy=True)
+            B.sort_indices()
+            col = np.repeat(np.arange(new.size), np.diff(B.indptr))
+            B.data /= W[m] * s[rows][B.indices] * s[new][col]
             # the diagonal: exactly Q_jj + v_j^2 (Q_jj from the two-pass moments)
-            want = self.diag[m, new] + self.v_all[m, new] ** 2
-            fix = np.zeros(rows.size)
-            fix[w_old:] = want - bottom.diagonal()
-            grown = sp.csc_matrix(grown + sp.diags(fix, format="csc"))
-            grown.sort_indices()
-            A.append(grown)
+            on_diag = B.indices == w_old + col
+            B.data[on_diag] = (self.diag[m, new] + self.v_all[m, new] ** 2)[col[on_diag]]
+            A.append(_grow_symmetric(self.A[m], B))
         need = int(sum(a.data.nbytes + a.indices.nbytes + a.indptr.nbytes for a in A))
         if need > self.max_gram_bytes:
             raise ValueError(
@@ -853,10 +879,9 @@ def wide_path(
                             solve(m, alpha)
                     # 3. KKT on every feature, from one gradient pass
                     c, answer = problem.gradient(b)
-                    v = np.stack([
-                        kkt_violation(None, None, b[m], penalty.l1(alpha), penalty.l2(alpha), lo[m], hi[m], grad=c[m])
-                        for m in range(M)
-                    ])  # fmt: skip
+                    l1 = np.broadcast_to(penalty.l1(alpha), (M, p))
+                    l2 = np.broadcast_to(penalty.l2(alpha), (M, p))
+                    v = kkt_violation(None, None, b, l1, l2, lo, hi, grad=c)
                     outside = (v > target[:, None]) & ~problem.in_work[None, :]
                     if not outside.any():
                         break

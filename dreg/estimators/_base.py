@@ -146,7 +146,7 @@ class _Base(EncodingMixin, RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like, pandas DataFrame, Dask array or Dask DataFrame of shape (n_samples, n_features)
+        X : array-like, scipy.sparse matrix, pandas DataFrame, Dask array or Dask DataFrame of shape (n_samples, n_features)
             DataFrames are matched to ``feature_names_in_`` by column name
             (extra columns are ignored).
 

@@ -79,7 +79,7 @@ class _CV(_Base):
 
         Parameters
         ----------
-        X : array-like, pandas DataFrame, Dask array or Dask DataFrame of shape (n_samples, n_features)
+        X : array-like, scipy.sparse matrix, pandas DataFrame, Dask array or Dask DataFrame of shape (n_samples, n_features)
         y : array-like, pandas Series, Dask array or Dask Series of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), optional
         folds : array-like of int of shape (n_samples,), optional
@@ -272,7 +272,7 @@ class _CV(_Base):
 
         Parameters
         ----------
-        X : array-like, pandas DataFrame, Dask array or Dask DataFrame of shape (n_samples, n_features)
+        X : array-like, scipy.sparse matrix, pandas DataFrame, Dask array or Dask DataFrame of shape (n_samples, n_features)
         alpha : float, optional
             Default: the chosen alpha (``chosen_alpha_``), i.e. ``coef_`` and ``intercept_``.
 

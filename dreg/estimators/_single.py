@@ -22,7 +22,7 @@ class _SingleAlpha(_Base):
 
         Parameters
         ----------
-        X : array-like, pandas DataFrame, Dask array or Dask DataFrame of shape (n_samples, n_features)
+        X : array-like, scipy.sparse matrix, pandas DataFrame, Dask array or Dask DataFrame of shape (n_samples, n_features)
         y : array-like, pandas Series, Dask array or Dask Series of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights.

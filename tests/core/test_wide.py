@@ -97,6 +97,28 @@ def test_oracle_answers_equal_dense_computations(rng, fit_intercept):
         np.testing.assert_allclose(blocks[m].toarray(), raw, rtol=1e-12, atol=1e-12)
 
 
+def test_working_set_blocks_equal_the_dense_gram(rng):
+    """Admitted in three batches, the blocks are Q[W, W] of make_problem: A - v v^T, sorted."""
+    X, y, w, labels = sparse_problem(rng)
+    problem = WideProblem(SparseOracle(X, y, w, labels))
+    for batch in ([5, 2, 40], [7, 2, 33, 59], list(range(10, 20))):
+        problem.admit(np.array(batch))
+    W = problem.work
+    assert W.tolist() == [2, 5, 40, 7, 33, 59, *range(10, 20)]
+    held = np.unique(labels[labels >= 0])
+    for m in range(problem.n_models):
+        rows = labels != held[m] if m < held.size else np.ones(X.shape[0], dtype=bool)
+        dense = make_problem(block_stats(X.toarray()[rows], y[rows], w[rows]), True, True)
+        A = problem.A[m]
+        assert A.has_sorted_indices
+        np.testing.assert_allclose(A.toarray(), A.toarray().T, rtol=1e-13, atol=1e-15)  # symmetric to rounding
+        v = problem.v_all[m, W]
+        np.testing.assert_allclose(A.toarray() - np.outer(v, v), dense.Q[np.ix_(W, W)], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(problem.q[m], dense.q, rtol=1e-10, atol=1e-12)
+    assert problem.n_passes == 4  # the moments and three Gram-block passes
+    assert problem.gram_nbytes > 0
+
+
 # --------------------------------------------------------------------------- the path
 @pytest.mark.parametrize("standardize", [True, False])
 @pytest.mark.parametrize("fit_intercept", [True, False])
