@@ -28,8 +28,9 @@ the standardized scale ``b = beta * s`` it is the quadratic problem of
 ``Q = D^-1 X_c^T diag(w) X_c D^-1 / W`` and ``q = D^-1 X_c^T diag(w) y / W``.
 Centering is implicit: ``X_c^T diag(w) X_c = X^T diag(w) X - W xbar xbar^T``
 (kept as a sparse matrix plus a rank-one term; the diagonal, which sets the
-scales, from exact two-pass sums over the stored entries), and ``X_c^T diag(w) r = X^T diag(w) r - xbar sum_i w_i r_i``;
-``X`` is never densified.
+scales, from exact two-pass sums over the stored entries), and
+``X_c^T diag(w) r = X^T diag(w) r - xbar sum_i w_i r_i``; ``X`` is never
+densified.
 
 Along a decreasing grid of alphas (Tibshirani et al. 2012, "Strong rules for
 discarding predictors in lasso-type problems"; glmnet; H2O's active set):
