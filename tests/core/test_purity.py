@@ -29,6 +29,9 @@ CORE = [
     "dreg.core.cv",
     "dreg.core.glm",
     "dreg.core.encode",
+    "dreg.core.design",
+    "dreg.core.wide",
+    "dreg.core.solvers.cd_sparse",
 ]
 NOT_IN_CORE = ["dask", "distributed", "sklearn", "pandas", "pyarrow", "matplotlib", "fsspec"]
 # a module may import its own layer and the layers below it, never one above
