@@ -805,9 +805,16 @@ def _prefetch() -> None:
     figure drawn), about 3 s of a small fit's client, in a thread while the workers read the data;
     started once the cluster is up, so it does not compete with the workers' start.  Errors are
     left for the steps that need them."""
-    with contextlib.suppress(Exception):
+    import sys
+
+    before = set(sys.modules)
+    try:
         from dreg.estimators import ElasticNetCV, LassoCV, LogisticRegressionCV, PoissonRegressorCV  # noqa: F401
         from dreg.estimators.serialize import estimator_to_dict  # noqa: F401
+    except Exception:  # noqa: BLE001 - the fit imports them again and reports its own error
+        from dreg._lazy import forget_failed_imports
+
+        forget_failed_imports(before, ("sklearn",))
     from dreg.job.report import warm_up
 
     warm_up()

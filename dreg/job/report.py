@@ -363,10 +363,16 @@ def warm_up() -> None:
     data and joins it before :func:`render_report`; errors are left for
     :func:`render_report` to report.
     """
+    import sys
+
+    before = set(sys.modules)
     try:
         _Plotter().figure(lambda fig: fig.add_subplot().plot([1.0, 2.0], [1.0, 2.0]), "warm-up", 1.0, 1.0)
     except Exception:  # noqa: BLE001 - only a warm-up: the real rendering reports its own errors
-        pass
+        from dreg._lazy import forget_failed_imports
+
+        # a half-done import of matplotlib must not break the report's own import
+        forget_failed_imports(before, ("matplotlib", "mpl_toolkits"))
 
 
 _TAG = re.compile(r"<[^<>]+>")
