@@ -222,12 +222,7 @@ def sparse_data(X: object, y: object, sample_weight: object = None, spec: FoldSp
     if n == 0 or p == 0:
         raise ValueError(f"Found array with shape {Xc.shape} while at least 1 sample and 1 feature are required.")
     ya = to_numpy_1d(y, "y", n).astype(np.float64)
-    wa = None
-    if sample_weight is not None:
-        if np.ndim(np.asarray(sample_weight)) == 0:
-            wa = np.full(n, float(np.asarray(sample_weight)))
-        else:
-            wa = to_numpy_1d(sample_weight, "sample_weight", n).astype(np.float64)
+    wa = _weights(sample_weight, n)
     bad = ~np.isfinite(Xc.data)
     cols = np.repeat(np.arange(p), np.diff(Xc.indptr))
     _raise_for_counts(
@@ -243,6 +238,15 @@ def sparse_data(X: object, y: object, sample_weight: object = None, spec: FoldSp
     else:
         folds = spec.labels_for(0, n)
     return SparseData(Xc, ya, wa, folds, names)
+
+
+def _weights(sample_weight: object, n: int) -> np.ndarray | None:
+    """``sample_weight`` as ``n`` float64 values (a scalar is repeated), or None."""
+    if sample_weight is None:
+        return None
+    if np.ndim(np.asarray(sample_weight)) == 0:
+        return np.full(n, float(np.asarray(sample_weight)))
+    return to_numpy_1d(sample_weight, "sample_weight", n).astype(np.float64)
 
 
 def compute_stats(
@@ -274,12 +278,7 @@ def compute_stats(
     Xa, names = to_numpy_X(X)
     n, p = Xa.shape
     ya = to_numpy_1d(y, "y", n)
-    wa = None
-    if sample_weight is not None:
-        if np.ndim(np.asarray(sample_weight)) == 0:
-            wa = np.full(n, float(np.asarray(sample_weight)))
-        else:
-            wa = to_numpy_1d(sample_weight, "sample_weight", n).astype(np.float64)
+    wa = _weights(sample_weight, n)
     fa = None
     if spec.folds is not None:
         fa = _check_folds(to_numpy_1d(spec.folds, "folds", n))
