@@ -78,6 +78,7 @@ __all__ = [
     "too_many_columns_message",
     "map_design",
     "design_matrix",
+    "sparse_design",
     "linear_predictor",
     "empty_design",
     "finish_design",
@@ -924,6 +925,53 @@ def linear_predictor(
             if c.indicator:
                 eta += beta[1] * part[2]
     return EncodedRows(X=None, eta=eta, unseen=unseen)
+
+
+def sparse_design(
+    encoding: Encoding,
+    numeric: Mapping[str, np.ndarray],
+    categorical: Mapping[str, tuple[np.ndarray, Sequence[Any]]],
+) -> tuple[Any, dict[str, dict[Any, int]]]:
+    """:func:`design_matrix` as a ``scipy.sparse`` CSC matrix: ``(X, unseen)``.
+
+    The same columns and values, with only the nonzero entries stored: a
+    categorical column of ``L`` levels costs one entry per row, not ``L``
+    (the wide engine's chunks, where ``L`` may be 20,000 or more).  A missing
+    value of a numeric column that is not imputed stays NaN (stored).
+    """
+    import scipy.sparse as sp
+
+    parts, unseen, n = _column_parts(encoding, numeric, categorical)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    every = np.arange(n, dtype=np.int64)
+    for c, part, sl in zip(encoding.columns, parts, encoding.slices(), strict=True):
+        if part[0] == "cat":
+            col = part[1]
+            ok = col >= 0
+            rows.append(every[ok])
+            cols.append(sl.start + col[ok])
+            vals.append(np.ones(int(ok.sum())))
+            continue
+        x, miss = part[1], part[2]
+        nz = x != 0.0  # NaN != 0: a missing value that is not imputed is kept
+        rows.append(every[nz])
+        cols.append(np.full(int(nz.sum()), sl.start, dtype=np.int64))
+        vals.append(x[nz])
+        if c.indicator:
+            rows.append(every[miss])
+            cols.append(np.full(int(miss.sum()), sl.start + 1, dtype=np.int64))
+            vals.append(np.ones(int(miss.sum())))
+    width = sum(c.width for c in encoding.columns)
+    if rows:
+        r, k, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    else:
+        r = k = np.zeros(0, dtype=np.int64)
+        v = np.zeros(0)
+    X = sp.csc_matrix((v, (r, k)), shape=(n, width))
+    X.sum_duplicates()
+    return X, unseen
 
 
 # --------------------------------------------------------------------------- a file's row groups

@@ -57,7 +57,12 @@ The coordinator holds the working set's Gram blocks (their stored entries,
 at most ``models |W|^2``, bounded by ``max_gram_bytes``) and
 ``O(models alphas p)`` for the coefficient paths.
 :class:`SparseOracle` is the in-memory oracle over a ``scipy.sparse`` matrix:
-every call is one sparse product for all models at once.
+every call is one sparse product for all models at once.  Its work is split
+into a chunk's additive part (:func:`chunk_moments`, merged with
+:func:`merge_label_moments`; :func:`chunk_gradients` and :func:`chunk_gram`,
+summed) and the models' answer from the sums (:func:`models_moments`,
+:func:`models_gradients`, :func:`models_gram`), so an oracle over row chunks
+on Dask workers (:mod:`dreg.job.wide_lake`) computes the same numbers.
 
 Pure numpy/scipy: no Dask import.
 """
@@ -89,7 +94,15 @@ __all__ = [
     "WideOracle",
     "WidePathResult",
     "WideProblem",
+    "chunk_gradients",
+    "chunk_gram",
+    "chunk_moments",
     "gram_bytes",
+    "merge_label_moments",
+    "models_gradients",
+    "models_gram",
+    "models_moments",
+    "row_labels",
     "sparse_stats",
     "wide_cross_validate",
     "wide_path",
@@ -237,11 +250,18 @@ class _Labels:
     include: FloatArray  # (n_models, n_labels): 1 where the model trains on the label
 
 
-def _labels(folds: ArrayLike | None, n: int) -> _Labels:
+def _labels(folds: ArrayLike | None, n: int, names: ArrayLike | None = None) -> _Labels:
+    """The labels of ``n`` rows; ``names``: every label of the data set (a chunk's rows use some)."""
     lab = np.full(n, -1, dtype=np.int64) if folds is None else np.asarray(folds, dtype=np.int64)
     if lab.shape != (n,):
         raise ValueError(f"folds must have one label per row ({n}), got shape {lab.shape}")
-    names, index = np.unique(lab, return_inverse=True)
+    if names is None:
+        names, index = np.unique(lab, return_inverse=True)
+    else:
+        names = np.asarray(names, dtype=np.int64)
+        index = np.minimum(np.searchsorted(names, lab), max(names.size - 1, 0))
+        if lab.size and np.any(names[index] != lab):
+            raise ValueError(f"row labels {np.setdiff1d(lab, names).tolist()[:5]} are not among {names.tolist()}")
     held = np.flatnonzero(names >= 0)
     include = np.ones((held.size + 1, names.size))
     include[np.arange(held.size), held] = 0.0
@@ -280,7 +300,69 @@ def _merge_labels(
     return Wm, mm, ym, xxm, xym, yym
 
 
-def _label_moments(X: sp.csc_matrix, y: FloatArray, w: FloatArray, lab: _Labels) -> tuple[FloatArray, ...]:
+def row_labels(folds: ArrayLike | None, n: int, names: ArrayLike | None = None) -> _Labels:
+    """The fold labels of a chunk of ``n`` rows against ``names``, every label of the data set.
+
+    What the ``chunk_*`` functions take: a chunk's rows may use only some
+    labels, and their per-label results must line up with the other chunks'.
+    ``folds=None``: every row is ``-1`` (never held out).
+    """
+    return _labels(folds, n, names)
+
+
+def merge_label_moments(a: tuple[FloatArray, ...], b: tuple[FloatArray, ...]) -> tuple[FloatArray, ...]:
+    """Two chunks' per-label ``(count, W, xbar, ybar, xx_diag, xy, yy)`` (:func:`chunk_moments`) merged.
+
+    Chan, Golub & LeVeque's update per label: exact, no raw sums.
+    """
+    ca, Wa, ma, ya, xxa, xya, yya = a
+    cb, Wb, mb, yb, xxb, xyb, yyb = b
+    W = Wa + Wb
+    safe = np.where(W > 0, W, 1.0)
+    fb = Wb / safe
+    dx = mb - ma
+    dy = yb - ya
+    c = Wa * Wb / safe
+    return (
+        ca + cb,
+        W,
+        ma + fb[:, None] * dx,
+        ya + fb * dy,
+        xxa + xxb + c[:, None] * dx * dx,
+        xya + xyb + c[:, None] * dx * dy[:, None],
+        yya + yyb + c * dy * dy,
+    )
+
+
+def models_moments(lab: _Labels, parts: tuple[FloatArray, ...], fit_intercept: bool) -> WideMoments:
+    """:class:`WideMoments` of the models from per-label moments (:func:`chunk_moments`, merged)."""
+    count, W, mean, ymean, xx, xy, yy = parts
+    if not fit_intercept:
+        # uncentered: sum w x^2 = xx + W xbar^2 per label, and so on
+        xx = xx + W[:, None] * mean * mean
+        xy = xy + (W * ymean)[:, None] * mean
+        yy = yy + W * ymean * ymean
+        Wm = lab.include @ W
+        mm = np.zeros((Wm.size, mean.shape[1]))
+        ym = np.zeros(Wm.size)
+        xxm, xym, yym = lab.include @ xx, lab.include @ xy, lab.include @ yy
+    else:
+        Wm, mm, ym, xxm, xym, yym = _merge_labels(lab.include, W, mean, ymean, xx, xy, yy)
+    return WideMoments(
+        fold_labels=lab.names[lab.held].copy(),
+        count=np.rint(lab.include @ count).astype(np.int64),
+        weight_sum=Wm,
+        x_mean=mm,
+        y_mean=ym,
+        xx_diag=np.clip(xxm, 0.0, None),
+        xy=xym,
+        yy=np.clip(yym, 0.0, None),
+        held_count=np.asarray(count[lab.held], dtype=np.int64),
+        held_weight_sum=W[lab.held].copy(),
+    )
+
+
+def chunk_moments(X: sp.csc_matrix, y: FloatArray, w: FloatArray, lab: _Labels) -> tuple[FloatArray, ...]:
     """``(count, W, xbar, ybar, xx_diag, xy, yy)`` of each row label, centered within the label."""
     L, p = lab.names.size, X.shape[1]
     count = np.bincount(lab.index, weights=(w > 0).astype(np.float64), minlength=L).astype(np.int64)
@@ -307,7 +389,7 @@ def _label_moments(X: sp.csc_matrix, y: FloatArray, w: FloatArray, lab: _Labels)
     return count, W, mean, ymean, xx, xy, yy
 
 
-def _per_label_products(X: sp.csc_matrix, w: FloatArray, lab: _Labels, rows: IntArray, cols: IntArray) -> sp.csr_matrix:
+def chunk_gram(X: sp.csc_matrix, w: FloatArray, lab: _Labels, rows: IntArray, cols: IntArray) -> sp.csr_matrix:
     """``[X[:, rows]^T diag(w 1_l) X[:, cols] for each row label l]`` side by side, shape (|rows|, L |cols|).
 
     One sparse product: the columns ``cols`` are spread over one block per
@@ -366,10 +448,6 @@ class SparseOracle:
             raise ValueError("sample_weight must be >= 0")
         self._fit_intercept = bool(fit_intercept)
         self._labels = _labels(folds, n)
-        lab = self._labels
-        # the weights of each model's training rows, and of each fold's held-out rows
-        self._train_w = self._w[:, None] * lab.include[:, lab.index].T
-        self._held_w = self._w[:, None] * (lab.index[:, None] == lab.held[None, :])
         self._moments = self._compute_moments()
 
     # -- shape ----------------------------------------------------------------
@@ -387,77 +465,78 @@ class SparseOracle:
 
     # -- pass 0 ----------------------------------------------------------------
     def _compute_moments(self) -> WideMoments:
-        lab = self._labels
-        count, W, mean, ymean, xx, xy, yy = _label_moments(self._X, self._y, self._w, self._labels)
-        if not self._fit_intercept:
-            # uncentered: sum w x^2 = xx + W xbar^2 per label, and so on
-            xx = xx + W[:, None] * mean * mean
-            xy = xy + (W * ymean)[:, None] * mean
-            yy = yy + W * ymean * ymean
-            Wm = lab.include @ W
-            mm = np.zeros((Wm.size, mean.shape[1]))
-            ym = np.zeros(Wm.size)
-            xxm, xym, yym = lab.include @ xx, lab.include @ xy, lab.include @ yy
-        else:
-            Wm, mm, ym, xxm, xym, yym = _merge_labels(lab.include, W, mean, ymean, xx, xy, yy)
-        return WideMoments(
-            fold_labels=lab.names[lab.held].copy(),
-            count=np.rint(lab.include @ count).astype(np.int64),
-            weight_sum=Wm,
-            x_mean=mm,
-            y_mean=ym,
-            xx_diag=np.clip(xxm, 0.0, None),
-            xy=xym,
-            yy=np.clip(yym, 0.0, None),
-            held_count=count[lab.held].copy(),
-            held_weight_sum=W[lab.held].copy(),
-        )
+        parts = chunk_moments(self._X, self._y, self._w, self._labels)
+        return models_moments(self._labels, parts, self._fit_intercept)
 
     def moments(self) -> WideMoments:
         return self._moments
 
     # -- one pass: gradients and losses ----------------------------------------
     def gradients(self, coef: FloatArray, intercept: FloatArray) -> WideGradients:
-        X, mom = self._X, self._moments
-        coef = np.asarray(coef, dtype=np.float64)
-        intercept = np.asarray(intercept, dtype=np.float64)
-        nz = np.flatnonzero(np.any(coef != 0.0, axis=0))
-        # R = y - X beta - b for every model (n x n_models), from the non-zero columns only
-        R = np.repeat((self._y)[:, None], coef.shape[0], axis=1)
-        R -= intercept[None, :]
-        if nz.size:
-            R -= X[:, nz] @ coef[:, nz].T
-        WR = R * self._train_w
-        grad = np.asarray(X.T @ WR).T
-        if self._fit_intercept:
-            grad -= mom.x_mean * WR.sum(axis=0)[:, None]
-        safe = np.where(mom.weight_sum > 0, mom.weight_sum, 1.0)
-        train = np.einsum("im,im->m", WR, R) / safe
-        K = self._labels.held.size
-        held = np.full(coef.shape[0], np.nan)
-        if K:
-            RK = R[:, :K]
-            held[:K] = np.einsum("ik,ik->k", self._held_w, RK * RK) / np.where(
-                mom.held_weight_sum > 0, mom.held_weight_sum, 1.0
-            )
-        return WideGradients(grad=grad, train_loss=train, held_out_loss=held)
+        sums = chunk_gradients(self._X, self._y, self._w, self._labels, coef, intercept)
+        return models_gradients(self._moments, sums, self._fit_intercept)
 
     # -- one pass: Gram columns ---------------------------------------------------
     def gram_block(self, rows: IntArray, cols: IntArray) -> list[sp.csc_matrix]:
         rows = np.asarray(rows, dtype=np.int64)
         cols = np.asarray(cols, dtype=np.int64)
-        per_label = _per_label_products(self._X, self._w, self._labels, rows, cols)
-        c = cols.size
-        blocks = [per_label[:, li * c : (li + 1) * c] for li in range(self._labels.names.size)]
-        out = []
-        for m in range(self.n_models):
-            parts = [blocks[li] for li in np.flatnonzero(self._labels.include[m] > 0)]
-            total = parts[0]
-            for part in parts[1:]:
-                total = total + part
-            out.append(sp.csc_matrix(total))
-        return out
+        return models_gram(self._labels, chunk_gram(self._X, self._w, self._labels, rows, cols), cols.size)
 
+
+def chunk_gradients(
+    X: sp.csc_matrix, y: FloatArray, w: FloatArray, lab: _Labels, coef: FloatArray, intercept: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """One chunk's additive part of :meth:`WideOracle.gradients`: ``(X^T WR, sum WR, sum WR R, held)``.
+
+    ``R = y - X beta_m - b_m`` for every model (n x n_models, from the nonzero
+    columns of ``coef`` only), ``WR`` its columns weighted by each model's
+    training weights; ``held`` the weighted squared residuals of each fold
+    model on its held-out rows.  Sums over chunks give the data set's
+    (:func:`models_gradients` finishes them).
+    """
+    coef = np.asarray(coef, dtype=np.float64)
+    intercept = np.asarray(intercept, dtype=np.float64)
+    nz = np.flatnonzero(np.any(coef != 0.0, axis=0))
+    R = np.repeat(y[:, None], coef.shape[0], axis=1)
+    R -= intercept[None, :]
+    if nz.size:
+        R -= X[:, nz] @ coef[:, nz].T
+    WR = R * (w[:, None] * lab.include[:, lab.index].T)
+    xtwr = np.asarray(X.T @ WR).T
+    K = lab.held.size
+    held = np.zeros(K)
+    if K:
+        held_w = w[:, None] * (lab.index[:, None] == lab.held[None, :])
+        RK = R[:, :K]
+        held = np.einsum("ik,ik->k", held_w, RK * RK)
+    return xtwr, WR.sum(axis=0), np.einsum("im,im->m", WR, R), held
+
+
+def models_gradients(
+    mom: WideMoments, sums: tuple[FloatArray, FloatArray, FloatArray, FloatArray], fit_intercept: bool
+) -> WideGradients:
+    """:class:`WideGradients` from the summed :func:`chunk_gradients` of every chunk."""
+    xtwr, wr, wrr, held_sum = sums
+    grad = xtwr - mom.x_mean * wr[:, None] if fit_intercept else xtwr.copy()
+    safe = np.where(mom.weight_sum > 0, mom.weight_sum, 1.0)
+    K = held_sum.size
+    held = np.full(grad.shape[0], np.nan)
+    held[:K] = held_sum / np.where(mom.held_weight_sum > 0, mom.held_weight_sum, 1.0)
+    return WideGradients(grad=grad, train_loss=wrr / safe, held_out_loss=held)
+
+
+def models_gram(lab: _Labels, per_label: sp.csr_matrix, n_cols: int) -> list[sp.csc_matrix]:
+    """Every model's Gram block from the per-label products of :func:`chunk_gram` (summed over chunks)."""
+    c = n_cols
+    blocks = [per_label[:, li * c : (li + 1) * c] for li in range(lab.names.size)]
+    out = []
+    for m in range(lab.include.shape[0]):
+        parts = [blocks[li] for li in np.flatnonzero(lab.include[m] > 0)]
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        out.append(sp.csc_matrix(total))
+    return out
 
 def sparse_stats(
     X: object, y: ArrayLike, sample_weight: ArrayLike | None = None, folds: ArrayLike | None = None
@@ -467,7 +546,7 @@ def sparse_stats(
     The statistics :func:`dreg.core.stats.block_stats` computes from dense
     rows (equal to rounding), for the Gram engine on sparse input: per label,
     ``X_l^T diag(w) X_l - W_l xbar_l xbar_l^T`` from one sparse product over
-    all labels (:func:`_per_label_products`), the diagonal from exact
+    all labels (:func:`chunk_gram`), the diagonal from exact
     two-pass sums.  ``folds`` as in :func:`~dreg.core.stats.block_stats`
     (``None``: every row under label 0).  Costs ``n_labels`` dense ``p x p``
     matrices; the values must be finite.
@@ -477,9 +556,9 @@ def sparse_stats(
     yv = np.asarray(y, dtype=np.float64).reshape(-1)
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64).reshape(-1)
     lab = _labels(np.zeros(n, dtype=np.int64) if folds is None else folds, n)
-    count, W, mean, ymean, xx_diag, xy, yy = _label_moments(Xc, yv, w, lab)
+    count, W, mean, ymean, xx_diag, xy, yy = chunk_moments(Xc, yv, w, lab)
     every = np.arange(p)
-    xx = _per_label_products(Xc, w, lab, every, every).toarray().reshape(p, lab.names.size, p).transpose(1, 0, 2)
+    xx = chunk_gram(Xc, w, lab, every, every).toarray().reshape(p, lab.names.size, p).transpose(1, 0, 2)
     xx -= W[:, None, None] * mean[:, :, None] * mean[:, None, :]
     xx[:, every, every] = xx_diag
     return SufficientStats(
