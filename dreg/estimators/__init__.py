@@ -7,8 +7,13 @@ Dask for Dask collections), and solve every path from them with
 objective, :mod:`._single` the single-alpha estimators, :mod:`._cv` the CV ones,
 :mod:`._glm` the binomial and Poisson estimators (a few passes, :mod:`dreg.core.glm`).
 
-The classes are imported on first use: the batch job's configuration imports
-:mod:`._validation` alone, without scikit-learn (a 2 s import on a small machine).
+The classes are imported on first use, and they do not import scikit-learn
+(a 1-2 s import on a small machine): they derive from :mod:`._sklearn_base`,
+whose classes become scikit-learn's ``BaseEstimator`` and mixins once
+``sklearn.base`` is imported.  The batch job's path (fit from statistics,
+:mod:`.serialize`, predict) and the gaussian estimators on 2-d numpy arrays
+run without it; other in-memory inputs (DataFrames, lists, logistic labels)
+import it to be checked by scikit-learn's ``check_array`` and ``type_of_target``.
 """
 
 from __future__ import annotations

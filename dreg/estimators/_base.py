@@ -31,8 +31,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import check_is_fitted
 
 from dreg.core.datafit import SquaredError
 from dreg.core.problem import GramProblem
@@ -40,6 +38,7 @@ from dreg.core.stats import SufficientStats, collapse
 from dreg.core.wide import gram_bytes
 from dreg.estimators._encoding import EncodingMixin
 from dreg.estimators._input import FoldSpec, compute_stats, is_dask_collection, is_sparse, sparse_data, to_numpy_X
+from dreg.estimators._sklearn_base import BaseEstimator, RegressorMixin, check_is_fitted
 from dreg.estimators._validation import check_param
 
 __all__ = ["COMMON_PARAMS", "_Base", "warn_if_not_converged"]

@@ -11,7 +11,6 @@ import numbers
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.utils.validation import check_is_fitted
 
 from dreg.core.cv import CVResult, cross_validate
 from dreg.core.folds import resolve_seed
@@ -20,6 +19,7 @@ from dreg.core.stats import SufficientStats
 from dreg.core.wide import SparseOracle, wide_cross_validate
 from dreg.estimators._base import COMMON_PARAMS, _Base, warn_if_not_converged
 from dreg.estimators._input import FoldSpec, is_dask_collection, raise_for_invalid
+from dreg.estimators._sklearn_base import check_is_fitted
 from dreg.estimators._validation import check_param, check_params, penalty_from_params
 
 __all__ = ["ElasticNetCV", "LassoCV", "RidgeCV"]

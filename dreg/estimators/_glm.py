@@ -27,9 +27,6 @@ import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import check_is_fitted
 
 from dreg.core.cv import select_alpha
 from dreg.core.datafit import PROBABILITY_CLAMP, Binomial, Poisson
@@ -46,6 +43,7 @@ from dreg.estimators._input import (
     to_numpy_1d,
     to_numpy_X,
 )
+from dreg.estimators._sklearn_base import BaseEstimator, ClassifierMixin, RegressorMixin, check_is_fitted
 from dreg.estimators._validation import check_param, check_params, penalty_from_params
 
 __all__ = ["LogisticRegression", "LogisticRegressionCV", "PoissonRegressor", "PoissonRegressorCV"]
@@ -141,6 +139,8 @@ class _GLMBase(EncodingMixin, BaseEstimator):
 
     def _warn(self, res: GLMPathResult, index: tuple) -> None:
         if not bool(res.converged[index]):
+            from sklearn.exceptions import ConvergenceWarning
+
             warnings.warn(
                 f"{type(self).__name__}: not converged within max_iter={self.max_iter} passes "
                 f"(largest KKT violation {float(res.kkt[index]):.2e}); increase max_iter or tol",

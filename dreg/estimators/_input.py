@@ -49,8 +49,12 @@ def to_numpy_X(X: ArrayLike) -> tuple[np.ndarray, list[str] | None]:
 
     Uses scikit-learn's ``check_array`` for its standard messages (1-d input,
     sparse, complex, empty); NaN/inf are not rejected here but counted by the
-    statistics pass, which names the columns.
+    statistics pass, which names the columns.  A non-empty 2-d numeric ndarray,
+    which ``check_array`` returns unchanged, is returned without importing
+    scikit-learn (e.g. a loaded model's ``predict`` in the batch job).
     """
+    if type(X) is np.ndarray and X.ndim == 2 and X.dtype.kind in "iuf" and X.shape[0] > 0 and X.shape[1] > 0:
+        return X, None
     from sklearn.utils.validation import check_array
 
     if X is None:
