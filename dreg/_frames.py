@@ -184,7 +184,7 @@ def encoding_from_partials(partials: list[dict[str, Any]], spec: Any) -> Any:
             levels = union_levels(values.values())
             cnt = np.array([counts[_key(lv)] for lv in levels], dtype=np.float64)
             lump = lump_levels(levels, cnt, spec.min_level_count)
-            out_counts = (cnt @ lump.matrix).astype(np.int64) if len(levels) else np.zeros(0, dtype=np.int64)
+            out_counts = np.rint(lump.out_counts(cnt)).astype(np.int64) if len(levels) else np.zeros(0, dtype=np.int64)
             columns.append(
                 ColumnEncoding(
                     c.name, kind="categorical", levels=lump.levels, counts=tuple(int(k) for k in out_counts), lumped=lump.lumped

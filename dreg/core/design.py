@@ -668,11 +668,11 @@ def finish_design(d: DesignStats, spec: DesignSpec) -> FinishedDesign:
         if c.categorical:
             lump = lumps[cat_i]
             a = offs[cat_i]
-            r, k = np.nonzero(lump.matrix)
+            r, k = np.arange(lump.target.size), lump.target
             rows += (a + r).tolist()
             cols += (out + k).tolist()
             vals += [1.0] * len(r)
-            cnt = d.counts[cat_i].astype(np.int64) @ lump.matrix.astype(np.int64) if len(lump.levels) else np.zeros(0)
+            cnt = np.rint(lump.out_counts(d.counts[cat_i])).astype(np.int64) if len(lump.levels) else np.zeros(0)
             columns.append(
                 ColumnEncoding(
                     name=c.name,

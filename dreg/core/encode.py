@@ -365,20 +365,34 @@ class LevelLumping:
     levels : tuple
         The output levels: the kept input levels in input order, then
         :data:`OTHER_LEVEL` if any level was lumped.
-    matrix : ndarray of shape (n_levels_in, n_levels_out)
-        0/1 matrix, ``matrix[i, j] = 1`` when input level ``i`` goes to output
-        level ``j``: the block of ``A`` for :func:`map_features` that turns the
-        one-hot columns of the input levels into those of the output levels.
+    target : ndarray of int of shape (n_levels_in,)
+        The output level of each input level (``O(levels)``: a column of
+        20,000 levels has no ``levels^2`` matrix to build).
     level_map : Mapping
         Input level -> output level (read-only), for the model record.
     """
 
     levels: tuple[Any, ...]
-    matrix: FloatArray
+    target: IntArray
     level_map: Mapping[Any, Any]
 
     def __post_init__(self) -> None:
-        self.matrix.setflags(write=False)
+        self.target.setflags(write=False)
+
+    @property
+    def matrix(self) -> FloatArray:
+        """0/1 matrix of shape (n_levels_in, n_levels_out), ``matrix[i, j] = 1`` when input level
+        ``i`` goes to output level ``j``: the block of ``A`` for :func:`map_features` that turns
+        the one-hot columns of the input levels into those of the output levels (dense: for
+        few levels; :meth:`out_counts` and :attr:`target` scale)."""
+        m = np.zeros((self.target.size, len(self.levels)))
+        m[np.arange(self.target.size), self.target] = 1.0
+        m.setflags(write=False)
+        return m
+
+    def out_counts(self, counts: ArrayLike) -> FloatArray:
+        """Counts of the output levels from those of the input levels (``counts @ matrix``)."""
+        return np.bincount(self.target, weights=np.asarray(counts, dtype=np.float64), minlength=len(self.levels))
 
     @property
     def lumped(self) -> tuple[Any, ...]:
@@ -438,18 +452,9 @@ def lump_levels(levels: Sequence[Any], counts: ArrayLike, min_count: float) -> L
     rare = counts < min_count
     kept = [level for level, r in zip(plain, rare, strict=True) if not r]
     out_levels = [*kept, OTHER_LEVEL] if np.any(rare) else kept
-    matrix = np.zeros((n, len(out_levels)))
-    level_map: dict[Any, Any] = {}
-    j = 0
-    for i, (level, r) in enumerate(zip(plain, rare, strict=True)):
-        if r:
-            matrix[i, -1] = 1.0
-            level_map[level] = OTHER_LEVEL
-        else:
-            matrix[i, j] = 1.0
-            level_map[level] = level
-            j += 1
-    return LevelLumping(levels=tuple(out_levels), matrix=matrix, level_map=MappingProxyType(level_map))
+    target = np.where(rare, len(out_levels) - 1, np.cumsum(~rare) - 1).astype(np.int64)
+    level_map = {level: (OTHER_LEVEL if r else level) for level, r in zip(plain, rare, strict=True)}
+    return LevelLumping(levels=tuple(out_levels), target=target, level_map=MappingProxyType(level_map))
 
 
 # --------------------------------------------------------------------------- missing numeric values

@@ -113,11 +113,31 @@ class _CV(_Base):
     def _fit_cv_wide(self, data):
         """The CV by the wide engine (:func:`dreg.core.wide.wide_cross_validate`): the fold
         models and the all-rows model in the same passes, so no separate refit."""
-        l1_ratios = self._l1_ratios()
-        p = int(data.X.shape[1])
-        penalty = penalty_from_params(self, float(l1_ratios[0]), p, data.feature_names)
-        alphas = self.alphas if np.ndim(self.alphas) == 0 else np.asarray(self.alphas, dtype=np.float64)
         oracle = SparseOracle(data.X, data.y, data.sample_weight, data.folds, fit_intercept=self.fit_intercept)
+        return self._fit_cv_oracle(oracle, data.feature_names)
+
+    def fit_oracle(self, oracle, feature_names: list[str] | None = None):
+        """Fit by the wide engine from a :class:`dreg.core.wide.WideOracle` (e.g. a lake's chunks on
+        Dask workers, :class:`dreg.job.wide_lake.LakeOracle`): the data are reached only through it.
+
+        The oracle's models are its ``K`` fold-training models and the all-rows
+        model (its ``fit_intercept`` must be this estimator's).
+        """
+        self._check_cv_params()
+        if bool(oracle.fit_intercept) != bool(self.fit_intercept):
+            raise ValueError(f"the oracle's fit_intercept={oracle.fit_intercept}, the estimator's {self.fit_intercept}")
+        self.n_features_in_ = int(oracle.n_features)
+        if feature_names is not None:
+            self.feature_names_in_ = np.asarray(list(feature_names), dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return self._fit_cv_oracle(oracle, feature_names)
+
+    def _fit_cv_oracle(self, oracle, feature_names):
+        l1_ratios = self._l1_ratios()
+        p = int(oracle.n_features)
+        penalty = penalty_from_params(self, float(l1_ratios[0]), p, feature_names)
+        alphas = self.alphas if np.ndim(self.alphas) == 0 else np.asarray(self.alphas, dtype=np.float64)
         res = wide_cross_validate(
             oracle,
             penalty,

@@ -37,6 +37,10 @@ Format versions:
   where gaussian CV models have ``mse_mean``, ``mse_se``, ``mse_path`` and
   ``train_mse_path`` instead of the deviance keys (and no ``measure``).
 
+A gaussian CV model fitted by the wide engine (no Gram, so no exact refit
+between grid points) adds ``engine: "wide"``, ``n_passes`` and
+``working_set``; without ``engine`` a model is the Gram engine's.
+
 Reading accepts every version up to :data:`FORMAT_VERSION`: for version 1
 the chosen index follows from ``selection``.  Python's ``json`` writes floats
 with ``repr``, which round-trips float64 exactly, so a model loaded back
@@ -147,6 +151,9 @@ def _state_to_dict(est: Any) -> dict[str, Any]:
             },
             fold_coef=jsonable(est.fold_coef_),
         )
+        if getattr(est, "engine_", "gram") == "wide":
+            # no Gram behind the model (no exact refit between grid points); its passes over the data
+            out.update(engine="wide", n_passes=int(est.n_passes_), working_set=int(est.working_set_))
     else:
         out.update(alpha=float(est.alpha), l1_ratio=float(est._l1()))
     return out
@@ -407,4 +414,9 @@ def _state_from_dict(d: dict[str, Any]) -> Any:
         est.coef_path_ = np.asarray(path["coef_path"], dtype=np.float64)
         est.intercept_path_ = np.asarray(path["intercept_path"], dtype=np.float64)
         est.fold_coef_ = np.asarray(d["fold_coef"], dtype=np.float64)
+        est.engine_ = d.get("engine", "gram")
+        if est.engine_ == "wide":
+            est._refit_ = None
+            est.n_passes_ = int(d["n_passes"])
+            est.working_set_ = int(d["working_set"])
     return est

@@ -8,7 +8,6 @@ examples.
 from __future__ import annotations
 
 import math
-
 import os
 import re
 from pathlib import Path
@@ -218,13 +217,17 @@ class ModelConfig(_Strict):
     # binomial/Poisson CV criterion: deviance (default), auc or accuracy (binomial)
     scoring: str | None = None
     # memory for the Gram engine's statistics: (cv + 1) x p^2 x 8 bytes for p design columns
-    # (numeric columns, missing indicators, categorical levels); a wider design is refused
+    # (numeric columns, missing indicators, categorical levels); engine gram refuses a wider design
     max_gram_bytes: int = 2**31
+    # 'gram': per-fold statistics in one pass (a p x p Gram per fold); 'wide': the rows stay on the
+    # workers as sparse chunks and the solver asks for gradients and Gram columns (gaussian only);
+    # 'auto': wide when the design is too wide for max_gram_bytes
+    engine: str = "auto"
 
     @field_validator(
         "l1_ratio", "alphas", "eps", "cv", "selection", "standardize", "fit_intercept", "solver", "random_state",
         "tol", "max_iter", "n_jobs", "penalty_factor", "positive", "lower_bounds", "upper_bounds", "scoring",
-        "max_gram_bytes",
+        "max_gram_bytes", "engine",
     )  # fmt: skip
     @classmethod
     def _shared_constraints(cls, value: Any, info: ValidationInfo) -> Any:
@@ -247,6 +250,8 @@ class ModelConfig(_Strict):
                 raise ValueError(f"scoring for family {self.family} must be one of {list(allowed)}, got {self.scoring!r}")
             if self.solver != "auto":
                 raise ValueError(f"solver is only used with family: gaussian (family is {self.family!r})")
+            if self.engine == "wide":
+                raise ValueError(f"engine: wide is for family: gaussian (family is {self.family!r})")
         return self
 
 

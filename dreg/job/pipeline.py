@@ -42,9 +42,17 @@ from dreg.core.stats import SufficientStats, collapse
 from dreg.job.cache import StatsCache, default_cache_url, stats_key
 from dreg.job.config import Config, ModelConfig
 from dreg.job.errors import ConfigError, DataError, PromotionRejected, RegistryError
-from dreg.job.lake import Lake, ReadSpec, categorical_features, check_columns, infer_feature_columns, open_lake
-from dreg.job.promotion import feature_subset, fixed_model_mse, held_out_rows, out_of_fold_mse
 from dreg.job.gates import describe_failures, evaluate_gates
+from dreg.job.lake import (  # noqa: F401 - open_lake: tests patch it here
+    TOO_WIDE_HINT,
+    Lake,
+    ReadSpec,
+    categorical_features,
+    check_columns,
+    infer_feature_columns,
+    open_lake,
+)
+from dreg.job.promotion import feature_subset, fixed_model_mse, held_out_rows, out_of_fold_mse
 from dreg.job.record import (
     Baseline,
     DataInfo,
@@ -137,14 +145,20 @@ def _same_folds_mse(
 
 
 def _like_for_like_glm(
-    cfg: Config, champion: _Champion, features: list[str], challenger: float, new_rows: _NewRows | None
+    cfg: Config,
+    champion: _Champion,
+    features: list[str],
+    challenger: float,
+    new_rows: _NewRows | None,
+    measure: str = "deviance",
 ) -> dict[str, Any]:
-    """:func:`_like_for_like` for binomial and Poisson: held-out mean deviances.
+    """:func:`_like_for_like` for binomial and Poisson (held-out mean deviances) and for the
+    wide engine (``measure='MSE'``), whose fits are passes over the data, not statistics.
 
-    New rows: both deviances were measured in one extra pass over the new files
-    (:func:`_glm_new_rows`).  Without new rows, the same configuration and
-    features are ``unchanged``; another configuration is not compared (its
-    cross-validation would cost a whole path of passes): the gates decide.
+    New rows: both errors were measured in one extra pass over the new files
+    (:func:`_glm_new_rows`, :func:`_wide_new_rows`).  Without new rows, the same
+    configuration and features are ``unchanged``; another configuration is not
+    compared (its cross-validation would cost a whole path of passes): the gates decide.
     """
     p = cfg.output.promotion
     version = champion.ref.version
@@ -157,7 +171,7 @@ def _like_for_like_glm(
             "rule": "new_rows",
             "rows": new_rows.rows,
         }
-        what = f"out-of-sample deviance on {new_rows.rows} new row(s)"
+        what = f"out-of-sample {measure} on {new_rows.rows} new row(s)"
         if new_rows.challenger <= new_rows.champion * (1.0 + p.tolerance):
             reason = f"{what}: {new_rows.challenger:.6g} <= champion {version}'s {new_rows.champion:.6g} x (1 + {p.tolerance:g})"
             return out | {"passed": True, "reason": reason}
@@ -175,10 +189,11 @@ def _like_for_like_glm(
         if same:
             reason = (
                 f"unchanged: no new rows and the configuration of champion {version}; "
-                f"CV deviance {challenger:.6g} on the same folds"
+                f"CV {measure} {challenger:.6g} on the same folds"
             )
             return out | {"champion_mse": challenger, "rule": "same_folds", "passed": True, "reason": reason}
-    return out | {"reason": "no new rows and another configuration (GLMs are compared on new rows); not compared"}
+    who = "GLMs" if measure == "deviance" else "wide-engine models"
+    return out | {"reason": f"no new rows and another configuration ({who} are compared on new rows); not compared"}
 
 
 def _like_for_like(
@@ -204,6 +219,12 @@ def _like_for_like(
     version = champion.ref.version
     champ = champion.model
     not_compared = {"challenger_mse": challenger, "champion_mse": None, "rule": None, "rows": None, "passed": None}
+    if getattr(est, "engine_", "gram") == "wide":
+        if champ.family != cfg.model.family:
+            return not_compared | {"reason": f"champion is {champ.family}, this model {cfg.model.family}; not comparable"}
+        if isinstance(glm_new_rows, str):
+            return not_compared | {"reason": glm_new_rows}
+        return _like_for_like_glm(cfg, champion, features, challenger, glm_new_rows, measure="MSE")
     missing = [f for f in champ.features if f not in features]
     folds = est.cv_result_.fold_labels if cfg.model.family == "gaussian" else None
     if (
@@ -615,6 +636,8 @@ class _Plan:
     features: list[str]
     spec: ReadSpec
     cache: StatsCache | None
+    # 'gram' (per-fold statistics in one pass) or 'wide' (dreg.job.wide_lake: no p x p Gram)
+    engine: str = "gram"
 
 
 @dataclass(frozen=True)
@@ -634,6 +657,15 @@ class _Scan:
     encoding: Encoding | None = None  # with categorical or imputed columns
     # with an encoding: the new files' statistics of the pass design, aligned to all files' levels
     new_design: DesignStats | None = None
+    # the wide engine (stats is None): every row's centered moments (the all-rows model is the last)
+    moments: Any = None
+
+    @property
+    def weight_sum(self) -> float:
+        """Total weight of the rows used."""
+        if self.stats is None:
+            return float(self.moments.weight_sum[-1])
+        return float(self.stats.weight_sum.sum())
 
 
 def _design_spec(cfg: Config, lake: Lake, features: list[str], log: Log) -> DesignSpec:
@@ -704,15 +736,26 @@ def _plan(cfg: Config, log: Log) -> _Plan:
     )
     # before any cluster: the narrowest design these columns can have must fit
     least = len(features) + len(design.imputed)  # a missing-value column per imputed one, a level per categorical
-    if least > spec.max_columns:
+    engine = cfg.model.engine
+    if engine == "auto":
+        engine = "wide" if least > spec.max_columns and cfg.model.family == "gaussian" else "gram"
+        if engine == "wide":
+            log(
+                f"dreg: {least:,} design columns need more than model.max_gram_bytes={cfg.model.max_gram_bytes:,} "
+                f"for {cfg.model.cv + 1} Gram matrices: the wide engine fits them (model.engine: auto)"
+            )
+    if engine == "gram" and least > spec.max_columns:
         raise ConfigError(
             f"data: {len(features):,} feature column(s) make a design of at least {least:,} columns, more than the "
             f"{spec.max_columns:,} whose {cfg.model.cv + 1} Gram matrices fit in model.max_gram_bytes="
             f"{cfg.model.max_gram_bytes:,} ((cv + 1) x p^2 x 8 bytes); raise model.max_gram_bytes if the memory "
-            "is there, or use fewer features"
+            "is there, use fewer features"
+            + (", or model.engine: wide (or auto)" if cfg.model.family == "gaussian" else "")
         )
     cache = None
-    if cfg.cache.enabled:
+    if cfg.cache.enabled and engine == "wide":
+        log("dreg: the wide engine keeps its rows on the workers, not in the statistics cache (cache not used)")
+    elif cfg.cache.enabled:
         cache_url = cfg.cache.path or default_cache_url(cfg.output.registry, cfg.output.name)
         cache_so = cfg.output.storage_options if cfg.cache.storage_options is None else cfg.cache.storage_options
         cache = StatsCache(url=cache_url, storage_options=dict(cache_so), key=stats_key(spec))
@@ -732,7 +775,7 @@ def _plan(cfg: Config, log: Log) -> _Plan:
         )
         + f", {len(features)} feature(s), target {d.target!r}"
     )
-    return _Plan(lake, features, spec, cache)
+    return _Plan(lake, features, spec, cache, engine)
 
 
 # model.json's run.cluster of a fit whose files all came from the statistics cache
@@ -801,20 +844,10 @@ def _scan(
 
 
 def _prefetch() -> None:
-    """Import scikit-learn (the estimators) and matplotlib (the report's figures, with one tiny
-    figure drawn), about 3 s of a small fit's client, in a thread while the workers read the data;
-    started once the cluster is up, so it does not compete with the workers' start.  Errors are
-    left for the steps that need them."""
-    import sys
-
-    before = set(sys.modules)
-    try:
-        from dreg.estimators import ElasticNetCV, LassoCV, LogisticRegressionCV, PoissonRegressorCV  # noqa: F401
-        from dreg.estimators.serialize import estimator_to_dict  # noqa: F401
-    except Exception:  # noqa: BLE001 - the fit imports them again and reports its own error
-        from dreg._lazy import forget_failed_imports
-
-        forget_failed_imports(before, ("sklearn",))
+    """Import matplotlib (the report's figures, with one tiny figure drawn), about 2 s of a small
+    fit's client, in a thread while the workers read the data; started once the cluster is up, so
+    it does not compete with the workers' start.  Errors are left for the report.  (The
+    estimators no longer need scikit-learn: :mod:`dreg.estimators._sklearn_base`.)"""
     from dreg.job.report import warm_up
 
     warm_up()
@@ -877,6 +910,147 @@ def _scan_result(cfg: Config, plan: _Plan, part: Any, cluster_info: dict[str, An
     )
 
 
+@dataclass(frozen=True)
+class _WideFit:
+    """What the wide engine produced on the cluster."""
+
+    estimator: Any
+    # the promotion's new-rows errors, or why the champion cannot score the new rows
+    new_rows: _NewRows | str | None
+
+
+def _fit_wide(
+    cfg: Config,
+    plan: _Plan,
+    t0: float,
+    *,
+    address: str | None,
+    scheduler_file: str | None,
+    log: Log,
+    champion: _Champion | None,
+) -> tuple[_Scan, _WideFit]:
+    """The wide engine (:mod:`dreg.job.wide_lake`): the files loaded once as sparse chunks on the
+    workers, then the cross-validation by passes over them (gradients, Gram columns of the
+    working set), and the promotion's new-rows errors in one more pass."""
+    import distributed
+
+    from dreg.job.cluster import dask_client
+    from dreg.job.wide_lake import load_wide_lake
+
+    with dask_client(cfg.cluster, address=address, scheduler_file=scheduler_file, log=log) as (client, info):
+        with _cluster_failures("during the wide engine's passes"), distributed.span("dreg-fit"):
+            wide = load_wide_lake(client, plan.lake, plan.spec, fit_intercept=cfg.model.fit_intercept)
+            files = wide.summary.files
+            rows_used = sum(f.rows_used for f in files)
+            dropped = sum(f.rows for f in files) - rows_used
+            if rows_used == 0:
+                raise DataError(f"lake {cfg.data.path!r}: no usable rows in {len(plan.lake.files)} file(s)")
+            for f in files if dropped else ():
+                if f.rows_dropped:
+                    log(f"dreg: dropped {f.rows_dropped} invalid row(s) of {f.path}: {dict(f.invalid)}")
+            seconds = time.perf_counter() - t0
+            encoding = None if plan.spec.encoded is None else wide.encoding
+            if encoding is not None:
+                _log_encoding(encoding, log)
+            names = wide.encoding.feature_names
+            log(
+                f"dreg: wide engine: {len(names):,} design columns; {len(files)} file(s) held on the workers as "
+                "sparse chunks"
+            )
+            est = build_estimator(cfg.model)
+            try:
+                est.fit_oracle(wide.oracle, names)
+            except ValueError as exc:
+                raise DataError(f"lake {cfg.data.path!r}: {exc}") from None
+            per_alpha = np.asarray(est.passes_, dtype=float)
+            log(
+                f"dreg: wide engine: {est.n_passes_} passes over the chunks ({per_alpha.mean():.2f} per alpha), "
+                f"final working set {est.working_set_:,} of {len(names):,} columns"
+            )
+            scan = _Scan(
+                None, files, rows_used, int(dropped), 0, info.as_dict(), seconds, None, names, encoding, None,
+                moments=wide.oracle.centered,
+            )  # fmt: skip
+            new_rows = _wide_new_rows(cfg, est, wide, scan, champion)
+            wide.oracle.release()
+    return scan, _WideFit(est, new_rows)
+
+
+def _champion_coef(champ: ModelRecord, encoding: Encoding) -> tuple[np.ndarray, np.ndarray] | str:
+    """The champion's model in the columns of ``encoding`` (the new fit's design), or why not.
+
+    ``(coef, shift)``: levels match by value (a level the champion lumped gets
+    its ``<other>`` coefficient, one it never saw 0, as its own predictions
+    give); an imputed column's missing rows add ``shift`` (the champion's
+    coefficient times its imputation value minus this fit's), per imputed
+    column of ``encoding`` in order.
+    """
+    from dreg.core.encode import OTHER_LEVEL, _key
+
+    now = {c.name: (c, sl) for c, sl in zip(encoding.columns, encoding.slices(), strict=True)}
+    imputed = [c.name for c in encoding.columns if c.kind == "numeric" and c.impute is not None]
+    coef = np.zeros(len(encoding.feature_names))
+    shift = np.zeros(len(imputed))
+    champ_coef = champ.coef
+    cenc = champ.column_encoding()
+    for c, sl in zip(cenc.columns, cenc.slices(), strict=True):
+        beta = champ_coef[sl]
+        if c.name not in now:
+            return f"its column {c.name!r} is not a feature now"
+        cur, at = now[c.name]
+        if cur.kind != c.kind:
+            return f"column {c.name!r} is {c.kind} in the champion, {cur.kind} now"
+        if c.kind == "numeric":
+            if c.impute is None and cur.impute is not None:
+                return f"column {c.name!r} is not imputed in the champion (its missing values have no prediction)"
+            if c.impute is not None and cur.impute is not None:
+                shift[imputed.index(c.name)] = beta[0] * (c.impute - cur.impute)
+            coef[at.start] = beta[0]
+            if c.indicator and cur.indicator:
+                coef[at.start + 1] = beta[1]
+            continue
+        index = c.level_index()
+        for j, lv in enumerate(cur.levels):
+            if lv is OTHER_LEVEL:
+                values = {float(beta[index[_key(x)]]) if _key(x) in index else 0.0 for x in cur.lumped}
+                if len(values) > 1:
+                    return f"column {c.name!r}: levels lumped now have different coefficients in the champion"
+                coef[at.start + j] = values.pop() if values else 0.0
+            else:
+                k = index.get(_key(lv))
+                coef[at.start + j] = 0.0 if k is None else beta[k]
+    return coef, shift
+
+
+def _wide_new_rows(cfg: Config, est: Any, wide: Any, scan: _Scan, champion: _Champion | None) -> _NewRows | str | None:
+    """One pass over the new files' chunks: the champion's fixed model and the challenger's fold
+    models (each row by the model of its fold) scored on their held-out rows."""
+    if champion is None or not cfg.output.promotion.enabled or champion.model.data is None:
+        return None
+    champ = champion.model
+    if champ.family != cfg.model.family:
+        return None
+    new = _new_file_index(scan, champion)
+    if not new:
+        return None
+    mapped = _champion_coef(champ, wide.encoding)
+    if isinstance(mapped, str):
+        return f"champion {champion.ref.version} cannot score the new rows: {mapped}"
+    coef, shift = mapped
+    folds = est.cv_result_.fold_labels
+    K = folds.size
+    mom = wide.oracle.moments()
+    fold_coef = np.asarray(est.fold_coef_, dtype=np.float64)
+    if est.fit_intercept:
+        fold_b = mom.y_mean[:K] - np.einsum("kp,kp->k", mom.x_mean[:K], fold_coef)
+    else:
+        fold_b = np.zeros(K)
+    sums = wide.oracle.new_rows_errors(new, (folds, fold_coef, fold_b, coef, shift, float(champ.intercept)))
+    if not sums[2] > 0:
+        return None
+    return _NewRows(champion=float(sums[1] / sums[2]), challenger=float(sums[0] / sums[2]), rows=int(sums[3]))
+
+
 def _log_encoding(encoding: Encoding, log: Log) -> None:
     """One line per categorical column (levels, lumped) and one for the imputation values."""
     imputed = []
@@ -931,9 +1105,15 @@ def _metrics(est: Any, scan: _Scan, seconds: float, glm: _GLMFit | None = None) 
     li = cv.best_l1_index
     mean = cv.mse_mean[li]
     train = cv.train_mse_path[li].mean(axis=-1)
-    var_y = make_problem(collapse(scan.stats), True, False).yy  # weighted variance of y
+    wide = {}
+    if scan.stats is None:  # the wide engine: every row's centered moments
+        var_y = float(scan.moments.yy[-1] / scan.moments.weight_sum[-1])
+        wide = {"n_passes": 1 + int(est.n_passes_), "passes_mode": "wide engine (sparse chunks on the workers)"}
+    else:
+        var_y = make_problem(collapse(scan.stats), True, False).yy  # weighted variance of y
     return MetricsRecord(
         **counts,
+        **wide,
         cv_mse=float(mean[chosen]),
         cv_mse_se=float(cv.mse_se[li][chosen]),
         cv_mse_min=float(mean[cv.best_alpha_index]),
@@ -964,7 +1144,7 @@ def _record(
         created=finished.isoformat(),
         target=d.target,
         weight=d.weight,
-        rows=RowsInfo(used=scan.rows_used, dropped=scan.rows_dropped, weight_sum=float(scan.stats.weight_sum.sum())),
+        rows=RowsInfo(used=scan.rows_used, dropped=scan.rows_dropped, weight_sum=scan.weight_sum),
         data=DataInfo(
             path=d.path,
             files=len(scan.files),
@@ -1176,20 +1356,35 @@ def run_fit(
     glm_then = None
     if cfg.model.family != "gaussian":
         glm_then = partial(_fit_glm_on, cfg, plan, champion, log)
-    scan, glm = _scan(
-        cfg,
-        plan,
-        t0,
-        address=scheduler,
-        scheduler_file=scheduler_file,
-        performance_report=performance_report,
-        log=log,
-        tty=tty,
-        trained_on=_trained_on(cfg, champion),
-        then=glm_then,
-    )
+    glm = wide = None
+    if plan.engine == "gram":
+        try:
+            scan, glm = _scan(
+                cfg,
+                plan,
+                t0,
+                address=scheduler,
+                scheduler_file=scheduler_file,
+                performance_report=performance_report,
+                log=log,
+                tty=tty,
+                trained_on=_trained_on(cfg, champion),
+                then=glm_then,
+            )
+        except DataError as exc:
+            if not (cfg.model.engine == "auto" and cfg.model.family == "gaussian" and TOO_WIDE_HINT in str(exc)):
+                raise
+            log(f"dreg: {exc}")
+            log("dreg: switching to the wide engine (model.engine: auto; set model.engine: wide to skip the Gram pass)")
+            plan = replace(plan, engine="wide", cache=None)
+    if plan.engine == "wide":
+        scan, wide = _fit_wide(
+            cfg, plan, t0, address=scheduler, scheduler_file=scheduler_file, log=log, champion=champion
+        )
     plan = _encoded_plan(plan, scan)
-    if glm is not None:
+    if wide is not None:
+        est, stats = wide.estimator, None
+    elif glm is not None:
         est, stats = glm.estimator, glm.stats
     else:
         est, stats = build_estimator(cfg.model), scan.stats
@@ -1200,7 +1395,7 @@ def run_fit(
     if scan.encoding is not None:
         est.encoding_ = scan.encoding  # model.json's encoding: the loaded model predicts raw DataFrames
     seconds = time.perf_counter() - t0
-    baseline = Baseline.from_stats(stats, plan.features)
+    baseline = Baseline.from_stats(stats, plan.features) if stats is not None else Baseline.from_moments(scan.moments, plan.features)
     model = _record(cfg, est, plan, scan, new_version(), started, seconds, baseline)
     if glm is not None and glm.calibration is not None:
         model = replace(model, calibration=glm.calibration)
@@ -1214,7 +1409,7 @@ def run_fit(
         plan.features,
         log,
         baseline,
-        glm_new_rows=None if glm is None else glm.new_rows,
+        glm_new_rows=wide.new_rows if wide is not None else (None if glm is None else glm.new_rows),
         new_design=None if scan.new_design is None else (scan.new_design, plan.spec.encoded),
     )
     metrics = replace(metrics, promotion=decision)
@@ -1246,7 +1441,9 @@ def run_fit(
         status = "dry_run"
     else:
         # least squares: the statistics of all rows (one p x p Gram) make any alpha of the path exact
-        extra = {STATS_FILE: fit_stats_bytes(stats)} if hasattr(est, "restore_refit") else None
+        # (not for the wide engine: a p x p Gram is what it avoids)
+        refit = hasattr(est, "restore_refit") and getattr(est, "engine_", "gram") == "gram"
+        extra = {STATS_FILE: fit_stats_bytes(stats)} if refit else None
         _publish(cfg, model, metrics, html, plan, log, extra)
         log(f"dreg: wrote {posixpath.join(cfg.output.registry, cfg.output.name, model.version)} {summary}")
         deleted = _retention(cfg, log)
@@ -1382,7 +1579,8 @@ def run_predict(
         from dreg.job.registry import read_fit_stats
 
         est = estimator_from_dict(model.fit)
-        stats = read_fit_stats(ref, storage_options) if hasattr(est, "restore_refit") else None
+        gram = hasattr(est, "restore_refit") and getattr(est, "engine_", "gram") == "gram"
+        stats = read_fit_stats(ref, storage_options) if gram else None
         if stats is None:
             return None
         est.restore_refit(stats)

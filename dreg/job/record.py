@@ -344,6 +344,20 @@ class Baseline:
         )
 
     @classmethod
+    def from_moments(cls, moments: Any, features: list[str]) -> Baseline:
+        """The baseline of the all-rows model of :class:`dreg.core.wide.WideMoments` (the wide engine)."""
+        W = float(moments.weight_sum[-1])
+        sd_x = np.sqrt(np.clip(moments.xx_diag[-1] / W, 0.0, None))
+        return cls(
+            rows=int(moments.count[-1]),
+            weight_sum=W,
+            target_mean=float(moments.y_mean[-1]),
+            target_sd=float(np.sqrt(max(float(moments.yy[-1]) / W, 0.0))),
+            feature_mean=dict(zip(features, (float(v) for v in moments.x_mean[-1]), strict=True)),
+            feature_sd=dict(zip(features, (float(v) for v in sd_x), strict=True)),
+        )
+
+    @classmethod
     def from_stats(cls, stats: Any, features: list[str]) -> Baseline:
         """The baseline of the rows of ``stats`` (a :class:`~dreg.core.stats.SufficientStats`, any labels)."""
         from dreg.core.stats import collapse

@@ -37,7 +37,7 @@ def write_file(path: Path, levels: list[str], rng: np.random.Generator, n: int =
 def config(lake: Path, registry: Path, **model) -> dict:
     return {
         "data": {"path": str(lake), "target": "y", "features": ["x1", "x2", "city"]},
-        "model": {"penalty": "lasso", "alphas": 5, "cv": CV, "max_gram_bytes": MAX_GRAM_BYTES, **model},
+        "model": {"penalty": "lasso", "alphas": 5, "cv": CV, "max_gram_bytes": MAX_GRAM_BYTES, "engine": "gram", **model},
         "cluster": dict(CLUSTER),
         "output": {"registry": str(registry), "name": "m", "promotion": {"enabled": False}},
     }
