@@ -482,6 +482,20 @@ class SparseOracle:
         cols = np.asarray(cols, dtype=np.int64)
         return models_gram(self._labels, chunk_gram(self._X, self._w, self._labels, rows, cols), cols.size)
 
+    # -- the rows by label, for solvers that need the rows (dreg.core.wide_admm) ----------------
+    def label_rows(self) -> tuple[IntArray, FloatArray, list[tuple[sp.csc_matrix, FloatArray, FloatArray]]]:
+        """The rows by label: ``(labels, include, rows)``.
+
+        ``labels``: the distinct row labels (``-1`` included when present);
+        ``include`` of shape (n_models, n_labels): 1 where a model trains on a
+        label; ``rows[l] = (X, y, sample_weight)``: the rows labelled ``labels[l]`` (copies).
+        """
+        lab = self._labels
+        order = np.argsort(lab.index, kind="stable")
+        ends = np.searchsorted(lab.index[order], np.arange(lab.names.size + 1))
+        parts = [order[a:b] for a, b in zip(ends[:-1], ends[1:], strict=True)]
+        return lab.names.copy(), lab.include.copy(), [(self._X[r], self._y[r], self._w[r]) for r in parts]
+
 
 def chunk_gradients(
     X: sp.csc_matrix, y: FloatArray, w: FloatArray, lab: _Labels, coef: FloatArray, intercept: FloatArray
@@ -865,6 +879,7 @@ def wide_path(
     tol: float = 1e-7,
     max_iter: int = 10_000,
     n_jobs: int | None = None,
+    solver: str = "cd",
 ) -> WidePathResult:
     """Solve the elastic net of every model of ``problem`` along a decreasing grid.
 
@@ -891,11 +906,21 @@ def wide_path(
         As in :func:`dreg.core.path.enet_path` (per alpha and model).
     n_jobs : int or None, default None
         Threads solving the models of an alpha concurrently (``None``: every CPU).
+    solver : {'cd', 'admm'}, default 'cd'
+        ``'admm'``: consensus ADMM over the oracle's row blocks with an exact
+        finish (:func:`dreg.core.wide_admm.wide_admm_path`; the oracle must
+        give its rows in blocks, as :class:`SparseOracle`).
 
     Returns
     -------
     WidePathResult
     """
+    if solver == "admm":
+        from dreg.core.wide_admm import wide_admm_path  # imports this module
+
+        return wide_admm_path(problem, alphas, penalty, tol=tol, max_iter=max_iter, n_jobs=n_jobs).path
+    if solver != "cd":
+        raise ValueError(f"solver must be 'cd' or 'admm', got {solver!r}")
     alphas = np.asarray(alphas, dtype=np.float64)
     if alphas.ndim != 1 or alphas.size == 0:
         raise ValueError("alphas must be a non-empty 1-d array")
@@ -1051,6 +1076,7 @@ def wide_cross_validate(
     max_iter: int = 10_000,
     max_gram_bytes: int = DEFAULT_MAX_GRAM_BYTES,
     n_jobs: int | None = None,
+    solver: str = "cd",
 ) -> WideCVResult:
     """Cross-validate the elastic-net path with the wide engine.
 
@@ -1084,11 +1110,16 @@ def wide_cross_validate(
         Budget of the working set's Gram blocks (see :class:`WideProblem`).
     n_jobs : int or None, default None
         Threads solving the models of an alpha concurrently.
+    solver : {'cd', 'admm'}, default 'cd'
+        As in :func:`wide_path` (with ``'admm'`` the l1_ratios share each row
+        block's factorization).
 
     Returns
     -------
     WideCVResult
     """
+    if solver not in ("cd", "admm"):
+        raise ValueError(f"solver must be 'cd' or 'admm', got {solver!r}")
     ratios = [penalty.l1_ratio] if l1_ratios is None else l1_ratios
     l1_ratios = np.atleast_1d(np.asarray(ratios, dtype=np.float64))
     penalties = [penalty.with_l1_ratio(float(r)) for r in l1_ratios]
@@ -1107,7 +1138,7 @@ def wide_cross_validate(
     passes = np.zeros((L, A), dtype=np.int64)
     paths = []
     for li, pen in enumerate(penalties):
-        res = wide_path(problem, grids[li], pen, tol=tol, max_iter=max_iter, n_jobs=n_jobs)
+        res = wide_path(problem, grids[li], pen, tol=tol, max_iter=max_iter, n_jobs=n_jobs, solver=solver)
         mse[li] = res.held_out_loss[:, :K]
         train_mse[li] = res.train_loss[:, :K]
         n_iter[li] = res.n_iter[:, :K].sum(axis=0)
