@@ -524,7 +524,7 @@ class _CVGLM(_GLMBase):
     def __getstate__(self) -> dict:
         # the training rows' passes (a closure over the caller's arrays) are not part of the
         # model: a pickled copy answers on grid points, as a model loaded from model.json
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # object.__getstate__ gives the live __dict__, not a copy
         state.pop("_refit_", None)
         return state
 
