@@ -19,6 +19,7 @@ from dreg.core.stats import SufficientStats
 from dreg.core.wide import SparseOracle, wide_cross_validate
 from dreg.estimators._base import COMMON_PARAMS, _Base, warn_if_not_converged
 from dreg.estimators._input import FoldSpec, is_dask_collection, raise_for_invalid
+from dreg.estimators._single import _wide_solver
 from dreg.estimators._sklearn_base import check_is_fitted
 from dreg.estimators._validation import check_param, check_params, penalty_from_params
 
@@ -149,6 +150,7 @@ class _CV(_Base):
             max_iter=self.max_iter,
             max_gram_bytes=self.max_gram_bytes,
             n_jobs=self.n_jobs,
+            solver=_wide_solver(self.solver),
         )
         chosen = res.cv.best_alpha_index if self.selection == "min" else res.cv.alpha_1se_index
         self._set_cv_attributes(res.cv, res.path, chosen)

@@ -40,7 +40,9 @@ class _SingleAlpha(_Base):
             problem = WideProblem(oracle, standardize=self.standardize, max_gram_bytes=self.max_gram_bytes)
             penalty = penalty_from_params(self, l1_ratio, problem.n_features, data.feature_names)
             alphas = _path_to(alpha, problem.alpha_max(penalty) if l1_ratio > 0 else 0.0)
-            wide = wide_path(problem, alphas, penalty, tol=self.tol, max_iter=self.max_iter)
+            wide = wide_path(
+                problem, alphas, penalty, tol=self.tol, max_iter=self.max_iter, solver=_wide_solver(self.solver)
+            )
             res = wide.model_path(-1)
             self.n_passes_ = int(problem.n_passes)
             self.engine_ = "wide"
@@ -59,6 +61,12 @@ class _SingleAlpha(_Base):
         warn_if_not_converged(self, bool(res.converged[-1]))
         self.solver_ = res.solver
         return self
+
+
+def _wide_solver(solver: str) -> str:
+    """The wide engine's solver for the ``solver`` parameter: consensus ADMM for ``'admm'``
+    (:mod:`dreg.core.wide_admm`), else the working set's coordinate descent."""
+    return "admm" if solver == "admm" else "cd"
 
 
 def _path_to(alpha: float, top: float) -> np.ndarray:
@@ -100,7 +108,10 @@ class ElasticNet(_SingleAlpha):
         Box constraints on the original-scale coefficients; ``lower <= 0 <= upper``.
     solver : {'auto', 'cd', 'admm'}, default 'auto'
         'auto' uses the exact eigen solver for pure ridge and coordinate
-        descent otherwise (see :func:`dreg.core.path.choose_solver`).
+        descent otherwise (see :func:`dreg.core.path.choose_solver`).  On the
+        wide engine 'admm' is consensus ADMM over row blocks
+        (:mod:`dreg.core.wide_admm`) and 'auto' and 'cd' the working set's
+        coordinate descent: the same solution.
     engine : {'auto', 'gram', 'wide'}, default 'auto'
         'gram' solves from the dense ``p x p`` Gram of the rows (any input;
         scipy.sparse input is multiplied out without densifying X); 'wide'

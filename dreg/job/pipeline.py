@@ -958,6 +958,11 @@ def _fit_wide(
                 "sparse chunks"
             )
             est = build_estimator(cfg.model)
+            if est.solver == "admm":
+                # consensus ADMM needs each fold's rows in one place (dreg.core.wide_admm); over a lake's chunks
+                # the working set's coordinate descent runs, with the same answer
+                log("dreg: wide engine on a lake: solver admm runs as coordinate descent (the same solution)")
+                est.set_params(solver="cd")
             try:
                 est.fit_oracle(wide.oracle, names)
             except ValueError as exc:

@@ -262,6 +262,16 @@ def test_promotion_scores_the_champion_on_new_rows(small_lake: Path, tmp_path: P
     assert third.model.promotion.promoted and "unchanged" in third.model.promotion.reason
 
 
+def test_solver_admm_on_a_lake_runs_coordinate_descent_and_says_so(
+    small_lake: Path, tmp_path: Path, address: str
+) -> None:
+    log: list[str] = []
+    cd = fit(config(small_lake, tmp_path / "cd", engine="wide"), address).estimator
+    admm = fit(config(small_lake, tmp_path / "admm", engine="wide", solver="admm"), address, log).estimator
+    assert any("solver admm runs as coordinate descent" in line for line in log)
+    np.testing.assert_array_equal(admm.coef_, cd.coef_)
+
+
 def test_the_wide_engine_is_for_least_squares() -> None:
     with pytest.raises(Exception, match="engine: wide is for family: gaussian"):
         parse(config(Path("/nonexistent"), Path("/r"), engine="wide", family="binomial", penalty="ridge"))
