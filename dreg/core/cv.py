@@ -25,7 +25,7 @@ from dreg.core.penalty import Penalty
 from dreg.core.problem import GramProblem
 from dreg.core.stats import SufficientStats, collapse, leave_one_out
 
-__all__ = ["CVResult", "cross_validate", "select_alpha"]
+__all__ = ["CVResult", "cross_validate", "select_alpha", "summarize_cv"]
 
 FloatArray = NDArray[np.float64]
 
@@ -237,10 +237,10 @@ def cross_validate(
         fold_coefs[li, :, k, :] = res.coef
 
     _run(solve, [(li, k) for li in range(L) for k in range(K)], n_jobs, p)
-    return _summarize(l1_ratios, grids, folds, mse, train_mse, fold_coefs, n_iter)
+    return summarize_cv(l1_ratios, grids, folds, mse, train_mse, fold_coefs, n_iter)
 
 
-def _summarize(
+def summarize_cv(
     l1_ratios: FloatArray,
     grids: FloatArray,
     folds: NDArray[np.int64],
@@ -249,7 +249,11 @@ def _summarize(
     fold_coefs: FloatArray,
     n_iter: NDArray[np.int64],
 ) -> CVResult:
-    """Mean and standard error over folds, the selection, and the result record."""
+    """The :class:`CVResult` of held-out errors ``mse`` of shape (n_l1_ratios, n_alphas, n_folds):
+    mean and standard error over folds, the selection (:func:`select_alpha`), the record.
+
+    Shared by every engine that cross-validates a path (the Gram engine here, the wide
+    engine in :mod:`dreg.core.wide`), so all select alike."""
     mean = mse.mean(axis=-1)
     se = mse.std(axis=-1, ddof=1) / np.sqrt(folds.size)
     li, ai, a1 = select_alpha(mean, se)

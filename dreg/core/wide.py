@@ -78,7 +78,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from dreg.core._util import n_threads, single_blas_thread
-from dreg.core.cv import CVResult, _summarize
+from dreg.core.cv import CVResult, summarize_cv
 from dreg.core.path import PathResult
 from dreg.core.penalty import Penalty, unpenalized_fit
 from dreg.core.solvers import kkt_violation
@@ -1145,7 +1145,7 @@ def wide_cross_validate(
         fold_coefs[li] = res.coef[:, :K]
         passes[li] = res.passes
         paths.append(res.model_path(-1))
-    cv = _summarize(l1_ratios, grids, folds, mse, train_mse, fold_coefs, n_iter)
+    cv = summarize_cv(l1_ratios, grids, folds, mse, train_mse, fold_coefs, n_iter)
     return WideCVResult(
         cv=cv,
         path=paths[cv.best_l1_index],
