@@ -442,7 +442,8 @@ class WideADMMResult:
     rho : ndarray of shape (n_alphas, n_models)
         The absolute ``rho`` at the end of each alpha.
     admm_seconds, finish_seconds : float
-        Wall time of the ADMM iterations and of the exact finish.
+        Wall time of the ADMM (the blocks' factorizations included when this
+        call computed them) and of the exact finish.
     n_blocks : int
     factorizations : int
         Eigendecompositions computed during this call (0 when the blocks
