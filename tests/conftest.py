@@ -1,4 +1,4 @@
-"""Shared fixtures: seeded random generators and one real multi-process Dask cluster."""
+"""Shared fixtures: seeded random generators and one real multi-process Dask cluster for the session."""
 
 from __future__ import annotations
 
@@ -13,24 +13,45 @@ def rng() -> np.random.Generator:
 
 
 @pytest.fixture(scope="session")
-def dask_client():
-    """A real ``LocalCluster`` with 2 worker processes, shared by the ``cluster`` tests.
+def cluster_address():
+    """The scheduler address of one real ``LocalCluster`` (2 worker processes, 1 thread each,
+    127.0.0.1, no dashboard) shared by the whole session: the ``cluster`` tests of tests/dask
+    (through :func:`dask_client`) and the batch-job modules in tests/job (through ``address``).
 
-    Dask is imported here, inside the fixture, so that collecting the pure maths
-    tests never imports it.  ``distributed`` is a dependency of dreg: a plain
-    import, so that a broken install fails loudly instead of skipping.
+    Sharing it saves a cluster start and stop per module; the tests that need a cluster of
+    their own (killed workers, TLS, embedded clusters, ``dask scheduler`` processes) still
+    start one.  Nothing in dreg keeps state on the workers between runs (every run is its
+    own client and its own tasks), and no test that uses this cluster stops or kills it.
+
+    Dask is imported here, inside the fixture, so that collecting the pure maths tests
+    never imports it.  ``distributed`` is a dependency of dreg: a plain import, so that a
+    broken install fails loudly instead of skipping.
     """
     import distributed
-    cluster = distributed.LocalCluster(
+
+    with distributed.LocalCluster(
         n_workers=2,
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
-    )
-    client = distributed.Client(cluster)
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture(scope="session")
+def dask_client(cluster_address: str):
+    """A client of the session's cluster, the default client while it is open."""
+    import distributed
+
+    client = distributed.Client(cluster_address)
     try:
         yield client
     finally:
         client.close()
-        cluster.close()
+
+
+@pytest.fixture(scope="session")
+def address(cluster_address: str) -> str:
+    """The session's cluster, for ``run_fit(..., scheduler=address)`` and ``dreg ... --scheduler``."""
+    return cluster_address

@@ -2,7 +2,7 @@
 
 Unit tests call :mod:`dreg.job.cache` directly on real Parquet files in ``tmp_path``
 (no cluster); the ``cluster`` tests run ``run_fit`` on one real multi-process
-``LocalCluster`` shared by this module.
+``LocalCluster`` shared by the session (``address``, tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -25,17 +25,15 @@ from dreg.job.cache import (
 )
 from dreg.job.lake import LakeFile, ReadSpec, open_lake, read_file_stats
 from tests.job.lake_helpers import (
-    assert_identical_stats,
     FEATURES,
     LAYOUT,
     MODEL,
     TARGET,
+    assert_identical_stats,
     config_dict,
-    local_cluster,
     parse,
     write_lake,
 )
-
 
 
 def spec(**kw) -> ReadSpec:
@@ -58,12 +56,6 @@ def key_dirs(cache_root: Path) -> list[Path]:
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_lake(tmp_path_factory.mktemp("cache") / "lake", np.random.default_rng(31))
-
-
-@pytest.fixture(scope="module")
-def address():
-    with local_cluster() as addr:
-        yield addr
 
 
 # --------------------------------------------------------------------------- keys

@@ -24,7 +24,7 @@ import pytest
 import dreg
 from dreg.job.cli import main
 from tests.estimators.enet_reference import enet_cv, enet_fit
-from tests.job.lake_helpers import CLUSTER, local_cluster, write_config
+from tests.job.lake_helpers import CLUSTER, write_config
 
 pytestmark = pytest.mark.cluster
 
@@ -110,12 +110,6 @@ def tables() -> list[pa.Table]:
 @pytest.fixture(scope="module")
 def lake(workdir: Path, tables: list[pa.Table]) -> Path:
     return write_lake(workdir / "lake", tables)
-
-
-@pytest.fixture(scope="module")
-def address():
-    with local_cluster() as addr:
-        yield addr
 
 
 def config(lake: Path, registry: Path, name: str, **data) -> dict:

@@ -25,7 +25,6 @@ from dreg.job.lake import open_lake
 from tests.estimators.enet_reference import enet_cv
 from tests.job.lake_helpers import (
     CLUSTER,
-    local_cluster,
     parse,
     registry_state,
     write_config,
@@ -99,12 +98,6 @@ def lake(workdir: Path) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(make_table(rng, ROWS), path, row_group_size=40)
     return root
-
-
-@pytest.fixture(scope="module")
-def address():
-    with local_cluster() as addr:
-        yield addr
 
 
 def config(lake: Path, registry: Path, name: str, model: dict, **data) -> dict:

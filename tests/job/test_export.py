@@ -26,7 +26,7 @@ from dreg.job.cli import main
 from dreg.job.export import INT64_NULL, STRING_NULL, onnx_input_types, to_sql
 from dreg.job.record import ModelRecord
 from dreg.job.registry import read_record
-from tests.job.lake_helpers import CLUSTER, local_cluster, write_config
+from tests.job.lake_helpers import CLUSTER, write_config
 
 pytestmark = pytest.mark.cluster
 
@@ -139,12 +139,6 @@ def write_lake(root: Path, tables: list[pa.Table]) -> Path:
     for k, t in enumerate(tables):
         pq.write_table(t, root / f"part-{k}.parquet", row_group_size=100)
     return root
-
-
-@pytest.fixture(scope="module")
-def address():
-    with local_cluster() as addr:
-        yield addr
 
 
 @pytest.fixture(scope="module")

@@ -21,18 +21,12 @@ from dreg.job.errors import DataError
 from dreg.job.lake import file_fold_ids, open_lake
 from dreg.job.pipeline import run_fit, run_predict
 from dreg.job.registry import read_record
-from tests.job.lake_helpers import CLUSTER, local_cluster, parse, run_cli, write_config
+from tests.job.lake_helpers import CLUSTER, parse, run_cli, write_config
 
 FEATURES = ["x_a", "x_b", "x_big", "x_noise"]
 BETA = np.array([1.0, -0.8, 0.5, 0.0])
 MODEL = {"penalty": "lasso", "alphas": 15, "cv": 3, "random_state": 4}
 ROWS = 400
-
-
-@pytest.fixture(scope="module")
-def address():
-    with local_cluster() as addr:
-        yield addr
 
 
 def write_day(lake: Path, day: int, rng: np.random.Generator, family: str, labels=(0, 1)) -> None:

@@ -19,7 +19,7 @@ import pytest
 from dreg.core.design import DesignAccumulator, DesignSpec, TooManyColumns
 from dreg.job.errors import DataError
 from dreg.job.pipeline import max_design_columns, run_fit
-from tests.job.lake_helpers import CLUSTER, local_cluster, parse, run_cli, write_config
+from tests.job.lake_helpers import CLUSTER, parse, run_cli, write_config
 
 CV = 3
 LIMIT = 30  # design columns
@@ -41,12 +41,6 @@ def config(lake: Path, registry: Path, **model) -> dict:
         "cluster": dict(CLUSTER),
         "output": {"registry": str(registry), "name": "m", "promotion": {"enabled": False}},
     }
-
-
-@pytest.fixture(scope="module")
-def address():
-    with local_cluster() as addr:
-        yield addr
 
 
 def test_the_limit_is_the_largest_design_that_fits() -> None:

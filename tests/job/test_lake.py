@@ -36,7 +36,6 @@ from tests.job.lake_helpers import (
     assert_same_fit,
     config_dict,
     fit_in_memory,
-    local_cluster,
     make_table,
     parse,
     read_in_memory,
@@ -54,12 +53,6 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The standard test lake: 3 day partitions, uneven row groups, an empty file,
     an extra column, hidden junk."""
     return write_lake(tmp_path_factory.mktemp("lake") / "lake", np.random.default_rng(11))
-
-
-@pytest.fixture(scope="module")
-def address():
-    with local_cluster() as addr:
-        yield addr
 
 
 @pytest.fixture(scope="module")

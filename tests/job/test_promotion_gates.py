@@ -28,7 +28,6 @@ from tests.job.lake_helpers import (
     CLUSTER,
     FEATURES,
     config_dict,
-    local_cluster,
     make_table,
     parse,
     run_cli,
@@ -158,12 +157,6 @@ def test_gate_limits_are_validated() -> None:
 DAYS = [f"2026-11-{d:02d}" for d in range(1, 9)]
 ROWS = 150
 MODEL = {"penalty": "lasso", "alphas": 20, "cv": 4, "random_state": 3}
-
-
-@pytest.fixture(scope="module")
-def address():
-    with local_cluster() as addr:
-        yield addr
 
 
 def write_day(lake: Path, day: str, rng: np.random.Generator, corrupt: bool = False) -> None:

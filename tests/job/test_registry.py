@@ -28,7 +28,6 @@ from tests.job.lake_helpers import (
     FEATURES,
     assert_no_pickle,
     config_dict,
-    local_cluster,
     parse,
     read_in_memory,
     write_lake,
@@ -242,7 +241,7 @@ def test_parse_ref_needs_registry_and_name(ref: str) -> None:
 
 
 @pytest.mark.cluster
-def test_run_fit_model_json_contents(tmp_path: Path, rng: np.random.Generator) -> None:
+def test_run_fit_model_json_contents(tmp_path: Path, rng: np.random.Generator, address: str) -> None:
     from dreg.job.config import parse_config
     from dreg.job.lake import open_lake
     from dreg.job.pipeline import run_fit
@@ -257,9 +256,8 @@ def test_run_fit_model_json_contents(tmp_path: Path, rng: np.random.Generator) -
         model={"selection": "1se"},
     )
     cfg = parse(d)
-    with local_cluster() as address:
-        out = run_fit(cfg, scheduler=address, log=lambda s: None, tty=False)
-        out2 = run_fit(cfg, scheduler=address, log=lambda s: None, tty=False)
+    out = run_fit(cfg, scheduler=address, log=lambda s: None, tty=False)
+    out2 = run_fit(cfg, scheduler=address, log=lambda s: None, tty=False)
 
     base = registry / "m"
     assert list_versions(str(registry), "m") == sorted([out.ref.version, out2.ref.version])

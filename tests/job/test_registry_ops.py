@@ -34,7 +34,6 @@ from dreg.job.registry import (
 from tests.job.lake_helpers import (
     CLUSTER,
     config_dict,
-    local_cluster,
     make_table,
     registry_state,
     run_cli,
@@ -44,12 +43,6 @@ from tests.job.lake_helpers import (
 
 MODEL = {"penalty": "lasso", "alphas": 15, "cv": 3, "random_state": 5}
 DEAD_SCHEDULER = "tcp://127.0.0.1:9"  # nothing listens there: a run that contacts it fails with exit 4
-
-
-@pytest.fixture(scope="module")
-def address():
-    with local_cluster() as addr:
-        yield addr
 
 
 def write_day(lake: Path, day: int, rng: np.random.Generator, rows: int = 120) -> Path:

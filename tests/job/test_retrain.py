@@ -3,7 +3,7 @@ only when it is not worse than the current model.
 
 Every fit runs ``run_fit`` on a real 30-file hive-partitioned lake (10 days x 3
 files of 200 rows) in ``tmp_path`` against one multi-process ``LocalCluster``
-shared by the module; the CLI tests run ``dreg`` in a subprocess against that
+shared by the session; the CLI tests run ``dreg`` in a subprocess against that
 same scheduler.  The key equalities: a retrain served mostly from the
 statistics cache is bit for bit the model of a fit that rescans every file
 (``cache: {enabled: false}``), and equals ``LassoCV.fit`` on the same rows read
@@ -34,7 +34,6 @@ from tests.job.lake_helpers import (
     assert_same_fit,
     config_dict,
     fit_in_memory,
-    local_cluster,
     make_table,
     parse,
     read_in_memory,
@@ -63,12 +62,6 @@ def write_days(lake: Path, rng: np.random.Generator, days: list[str] = DAYS) -> 
         for k in range(FILES_PER_DAY):
             write_file(lake, rel(day, k), rng)
     return lake
-
-
-@pytest.fixture(scope="module")
-def address():
-    with local_cluster() as addr:
-        yield addr
 
 
 @pytest.fixture

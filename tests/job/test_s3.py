@@ -19,7 +19,6 @@ from tests.job.lake_helpers import (
     assert_same_fit,
     config_dict,
     fit_in_memory,
-    local_cluster,
     parse,
     read_in_memory,
     write_lake,
@@ -59,12 +58,6 @@ def s3_lake(s3, local_lake: Path) -> str:
         if p.is_file():
             s3.upload_file(str(p), BUCKET, f"lake/{p.relative_to(local_lake).as_posix()}")
     return f"s3://{BUCKET}/lake"
-
-
-@pytest.fixture(scope="module")
-def address():
-    with local_cluster() as addr:
-        yield addr
 
 
 @pytest.fixture(scope="module")

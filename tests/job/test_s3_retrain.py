@@ -32,7 +32,6 @@ from tests.job.lake_helpers import (
     assert_same_fit,
     config_dict,
     fit_in_memory,
-    local_cluster,
     make_table,
     parse,
     read_in_memory,
@@ -63,12 +62,6 @@ def s3(endpoint: str):
     client = s3_client(endpoint)
     client.create_bucket(Bucket=BUCKET)
     return client
-
-
-@pytest.fixture(scope="module")
-def address():
-    with local_cluster() as addr:
-        yield addr
 
 
 def rel(day: str, part: int) -> str:

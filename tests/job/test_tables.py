@@ -3,7 +3,7 @@
 Everything is real: Delta tables are written with ``deltalake.write_deltalake``
 (appends, a partition deleted, a compaction, so superseded files stay on disk),
 Iceberg tables with pyiceberg's SQL catalog on sqlite in ``tmp_path``.  The
-fits run on one multi-process ``LocalCluster`` shared by the module (one of
+fits run on one multi-process ``LocalCluster`` shared by the session (one of
 them through the ``dreg`` command line) and are compared with scikit-learn's
 ``Ridge`` on the live rows as the formats' own readers return them
 (``DeltaTable.to_pyarrow_table``, ``Table.scan().to_arrow``).
@@ -31,7 +31,7 @@ from dreg.job.errors import ConfigError, DataError
 from dreg.job.pipeline import run_fit, run_predict
 from dreg.job.registry import load_model
 from dreg.job.tables import NULL_PARTITION, open_data, open_table, partition_string
-from tests.job.lake_helpers import CLUSTER, local_cluster, parse, run_cli, write_config
+from tests.job.lake_helpers import CLUSTER, parse, run_cli, write_config
 
 deltalake = pytest.importorskip("deltalake", reason="dreg[delta] is not installed")
 
@@ -90,12 +90,6 @@ def coef_of(out) -> tuple[np.ndarray, float]:
 
 def parquet_on_disk(root: Path) -> set[str]:
     return {str(p) for p in root.rglob("*.parquet")}
-
-
-@pytest.fixture(scope="module")
-def address():
-    with local_cluster() as addr:
-        yield addr
 
 
 @pytest.fixture(scope="module")
