@@ -58,9 +58,16 @@ def _run(disable: bool) -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.fixture(scope="module")
+def both_runs() -> tuple[dict, dict]:
+    """``(compiled, interpreted)``: SCRIPT solves both l1_ratios, so one subprocess of each serves
+    both parametrizations (it used to run both per parametrization: four subprocesses)."""
+    return _run(False), _run(True)
+
+
 @pytest.mark.parametrize("l1_ratio", ["1.0", "0.5"])
-def test_compiled_path_matches_interpreted(l1_ratio):
-    compiled, interpreted = _run(False), _run(True)
+def test_compiled_path_matches_interpreted(l1_ratio, both_runs):
+    compiled, interpreted = both_runs
     assert compiled["numba"] is True
     assert interpreted["numba"] is False
     a, b = compiled[l1_ratio], interpreted[l1_ratio]

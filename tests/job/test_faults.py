@@ -204,7 +204,7 @@ def test_unreachable_scheduler_exits_4_without_hanging(slow_lake: Path, tmp_path
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     registry = tmp_path / "registry"
-    cfg = write_config(tmp_path / "fit.yaml", float_config(slow_lake, registry, "m", P, cluster={"connect_timeout": 3}))
+    cfg = write_config(tmp_path / "fit.yaml", float_config(slow_lake, registry, "m", P, cluster={"connect_timeout": 1}))
     # does not hang: run_cli raises TimeoutExpired after 90 s (no wall-clock assert)
     proc = run_cli("fit", "--config", str(cfg), "--scheduler", f"tcp://127.0.0.1:{port}", timeout=90)
     assert proc.returncode == 4, proc.stderr
