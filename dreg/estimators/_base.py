@@ -80,10 +80,33 @@ class _Base(EncodingMixin, RegressorMixin, BaseEstimator):
     def _engine(self, X, n_folds: int) -> str:
         """The engine that fits ``X`` with ``n_folds`` fold models (0 for a single fit).
 
-        ``'auto'``: the wide engine for scipy.sparse input whose ``n_folds + 1``
-        dense Grams, ``(K + 1) p^2 8`` bytes, exceed ``max_gram_bytes``; the
-        Gram engine otherwise.  ``'gram'`` on sparse input beyond that budget
-        is a ``ValueError``; ``'wide'`` takes any in-memory input.
+        ``'auto'`` on scipy.sparse input of ``p`` features picks the wide engine when
+
+        1. the ``n_folds + 1`` dense Grams, ``(K + 1) p^2 8`` bytes, exceed
+           ``max_gram_bytes`` (the Gram engine cannot run), or
+        2. ``p >= 1500`` and two features share at most 0.1 rows on average,
+           ``(nnz / p)^2 / n <= 0.1`` for ``X`` of ``n`` rows and ``nnz``
+           stored values (``n d^2`` at density ``d``): nearly orthogonal
+           columns, as one-hot or hashed features, where the wide engine's
+           working-set solves converge in few sweeps and the Gram engine's
+           dense ``p x p`` paths dominate;
+
+        and the Gram engine otherwise.  Rule 2 is the crossover measured by
+        ``benchmarks/bench_crossover.py`` on this project's 2-core machine
+        (5 folds, 100 alphas, n from 5,000 to 80,000; the tables are in
+        benchmarks/RESULTS.md): at every measured point with ``p >= 1500``
+        and at most 0.08 shared rows the wide engine was faster, at 0.5 and
+        2 shared rows it was slower at every ``p`` measured, and at
+        ``p = 1000`` the Gram engine was faster on a quiet machine (the wide
+        engine only under load, which slows the Gram engine's memory-bound
+        sweeps more).  Neither the density nor the stored values per column
+        alone separated the two.  The constants are machine-specific: rerun
+        the script to check them elsewhere.  Both engines are exact, so the
+        rule moves time, not results (but a wide model's ``coef_at``
+        answers grid alphas only).  Dense (numpy, pandas) and Dask input
+        always takes the Gram engine under ``'auto'``.  ``'gram'`` on sparse
+        input beyond the budget is a ``ValueError``; ``'wide'`` takes any
+        in-memory input.
         """
         engine = check_param("engine", self.engine)
         budget = check_param("max_gram_bytes", self.max_gram_bytes)
@@ -95,15 +118,19 @@ class _Base(EncodingMixin, RegressorMixin, BaseEstimator):
             return "gram"
         p = int(X.shape[1])
         need = gram_bytes(p, n_folds + 1)
-        if need <= budget:
-            return "gram"
-        if engine == "auto":
+        if need > budget:
+            if engine == "auto":
+                return "wide"
+            raise ValueError(
+                f"engine='gram' on sparse X with p={p} features needs {n_folds + 1} dense p x p Gram matrices, "
+                f"{need:,} bytes ((K + 1) p^2 8 with K={n_folds} folds), more than max_gram_bytes={budget:,}; "
+                "use engine='wide' (or 'auto'), or raise max_gram_bytes"
+            )
+        # rule 2 (measured, see the docstring): (nnz / p)^2 / n <= 1 / 10, in exact integers
+        n, nnz = int(X.shape[0]), int(X.nnz)
+        if engine == "auto" and p >= 1_500 and 10 * nnz**2 <= n * p**2:
             return "wide"
-        raise ValueError(
-            f"engine='gram' on sparse X with p={p} features needs {n_folds + 1} dense p x p Gram matrices, "
-            f"{need:,} bytes ((K + 1) p^2 8 with K={n_folds} folds), more than max_gram_bytes={budget:,}; "
-            "use engine='wide' (or 'auto'), or raise max_gram_bytes"
-        )
+        return "gram"
 
     def _wide_data(self, X, y, sample_weight, spec: FoldSpec | None):
         """Checked in-memory data for the wide engine (after any DataFrame encoding); sets ``n_features_in_``."""

@@ -119,7 +119,10 @@ class ElasticNet(_SingleAlpha):
         coordinate descent on the Gram block of a working set
         (:mod:`dreg.core.wide`; in-memory input, numpy or scipy.sparse).
         'auto' picks 'wide' for scipy.sparse input whose Gram,
-        ``p^2 8`` bytes, exceeds ``max_gram_bytes``, and 'gram' otherwise.
+        ``p^2 8`` bytes, exceeds ``max_gram_bytes``, or with ``p >= 1500``
+        features whose columns share at most 0.1 rows on average
+        (``(nnz / p)^2 / n <= 0.1``: one-hot or hashed features; the crossover
+        measured by ``benchmarks/bench_crossover.py``), and 'gram' otherwise.
     max_gram_bytes : int, default 2**31
         The coordinator's budget for Gram matrices (2 GiB): the dense Gram of
         sparse input with ``engine='gram'`` (a ``ValueError`` beyond it), and

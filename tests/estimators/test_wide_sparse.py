@@ -204,3 +204,54 @@ def test_lasso_near_the_issue_size_equals_sklearn(rng):
     assert_coef_close(ours.coef_, ref.coef_, 1e-6)
     assert ours.intercept_ == pytest.approx(ref.intercept_, rel=1e-6)
     assert elapsed < 30
+
+
+# --------------------------------------------------------------------------- engine choice: the measured crossover
+def columns_with(rng, n, p, per_column):
+    """CSC ``n x p`` with exactly ``per_column`` stored +-1 values in every column (one-hot/hashing-like)."""
+    rows = np.concatenate([rng.choice(n, per_column, replace=False) for _ in range(p)])
+    indptr = np.arange(p + 1) * per_column
+    return sp.csc_matrix((rng.choice([-1.0, 1.0], rows.size), rows, indptr), shape=(n, p))
+
+
+def test_auto_picks_wide_from_1500_features_when_columns_share_at_most_a_tenth_of_a_row(rng):
+    # rule 2 of _Base._engine: p >= 1500 and (nnz / p)^2 / n <= 0.1 (benchmarks/bench_crossover.py)
+    n, p = 1_000, 1_500
+    X = columns_with(rng, n, p, 10)  # (10^2) / 1000 = 0.1 exactly
+    y = X[:, :5] @ np.array([2.0, -1.0, 1.5, 1.0, -2.0]) + 0.5 * rng.standard_normal(n)
+    amax = alpha_max(X, y)
+    assert dreg.Lasso(alpha=0.5 * amax).fit(X, y).engine_ == "wide"
+    cv = dreg.LassoCV(alphas=amax * np.array([0.8, 0.5])).fit(X, y)
+    assert cv.engine_ == "wide" and cv.passes_.shape == (1, 2)
+    assert dreg.ElasticNet(alpha=0.5 * amax, l1_ratio=0.5).fit(X.tocsr(), y).engine_ == "wide"  # any format
+    assert dreg.Lasso(alpha=0.5 * amax, engine="gram").fit(X, y).engine_ == "gram"  # an explicit engine is kept
+    est = dreg.Lasso(alpha=0.5 * amax)
+    assert est._engine(X, 0) == est._engine(X, 5) == "wide"
+    # one more stored value: (15,001 / 1500)^2 / 1000 > 0.1
+    denser = X.tolil()
+    denser[int(np.flatnonzero(X[:, 0].toarray().ravel() == 0)[0]), 0] = 1.0
+    assert denser.nnz == 10 * p + 1 and est._engine(denser.tocsc(), 5) == "gram"
+    # 1499 features (still 0.1 shared rows): below the p threshold
+    assert est._engine(X[:, : p - 1], 5) == "gram"
+    assert dreg.Lasso(alpha=0.5 * amax).fit(X[:, : p - 1], y).engine_ == "gram"
+    # the same 10 values per column in one row fewer share more than 0.1 rows: the rule is not
+    # a count per column (nor a density: 20 per column in 4,000 rows is denser than 10 in 1,000)
+    assert est._engine(columns_with(rng, n - 1, p, 10), 5) == "gram"
+    assert est._engine(columns_with(rng, 4 * n, p, 20), 5) == "wide"
+
+
+def test_auto_keeps_dense_and_dask_input_on_the_gram_engine(rng):
+    import dask.array as da
+
+    n, p = 1_000, 1_500
+    X = columns_with(rng, n, p, 5)
+    y = X[:, :3] @ np.array([2.0, -1.0, 1.5]) + 0.5 * rng.standard_normal(n)
+    est = dreg.Lasso(alpha=0.5 * alpha_max(X, y))
+    assert est._engine(X, 5) == "wide"
+    assert est._engine(X.toarray(), 0) == est._engine(X.toarray(), 5) == "gram"
+    assert est._engine(da.from_array(X.toarray(), chunks=(250, p)), 5) == "gram"
+    assert est.fit(X.toarray(), y).engine_ == "gram"
+    # the memory rule is unchanged: beyond max_gram_bytes 'auto' goes wide whatever the density
+    dense_cols = columns_with(rng, 300, 50, 200)
+    assert est.set_params(max_gram_bytes=50**2 * 8 - 1)._engine(dense_cols, 0) == "wide"
+    assert est.set_params(max_gram_bytes=50**2 * 8)._engine(dense_cols, 0) == "gram"
