@@ -352,7 +352,9 @@ _CV_DOC = """
     engine : {{'auto', 'gram', 'wide'}}, default 'auto'
         As in :class:`ElasticNet`; 'auto' picks 'wide' for scipy.sparse input
         whose ``K + 1`` dense Grams (``K`` folds and the refit), ``(K + 1) p^2 8``
-        bytes, exceed ``max_gram_bytes``.  The wide engine solves the fold
+        bytes, exceed ``max_gram_bytes``, or with ``p >= 1500`` features whose
+        columns share at most 0.1 rows on average (``(nnz / p)^2 / n <= 0.1``;
+        the crossover measured by ``benchmarks/bench_crossover.py``).  The wide engine solves the fold
         models and the all-rows model along the grid in the same passes
         (``n_passes_``, ``passes_``); its models answer ``coef_at`` on grid
         alphas only.
