@@ -734,6 +734,36 @@ class WideProblem:
             intercept = np.zeros(self.n_models)
         return coef, intercept
 
+    def solve_working_set(
+        self,
+        m: int,
+        alpha: float,
+        b: FloatArray,
+        penalty: Penalty,
+        lo: FloatArray,
+        hi: FloatArray,
+        *,
+        tol: float,
+        max_iter: int,
+    ) -> tuple[int, bool]:
+        """Solve model ``m`` at ``alpha`` on the working set, in place in ``b[m]`` (standardized).
+
+        Coordinate descent on ``Q_WW = A_m - v v^T``
+        (:func:`~dreg.core.solvers.cd_sparse.cd_sparse_path`) from ``b[m, W]``,
+        features outside ``W`` held at 0; ``lo``/``hi`` as :meth:`bounds`.
+        Returns ``(sweeps, converged)``.
+        """
+        pos = self.work
+        if pos.size == 0:
+            return 0, True
+        sub = Penalty(penalty.l1_ratio, penalty.penalty_factor[pos], lo[m, pos], hi[m, pos])
+        sol = cd_sparse_path(
+            self.A[m], self.v_all[m, pos], self.diag[m, pos], self.q[m, pos], np.array([alpha]), sub,
+            yy=float(self.yy[m]), tol=tol, max_iter=max_iter, coef_init=b[m, pos], target=float(self.target[m]),
+        )  # fmt: skip
+        b[m, pos] = sol.coef[0]
+        return int(sol.n_iter[0]), bool(sol.converged[0])
+
     def gradient(self, coef_std: FloatArray) -> tuple[FloatArray, WideGradients]:
         """``(c, answer)``: ``c = q - Q b`` of every model (standardized scale, 0 on constants) in one pass."""
         coef, intercept = self.to_original(coef_std)
@@ -949,18 +979,8 @@ def wide_path(
     sweeps = np.zeros(M, dtype=np.int64)
 
     def solve(m: int, alpha: float) -> None:
-        pos = problem.work
-        if pos.size == 0:
-            ok[m] = True
-            return
-        sub = Penalty(l1r, pf[pos], lo[m, pos], hi[m, pos])
-        sol = cd_sparse_path(
-            problem.A[m], problem.v_all[m, pos], problem.diag[m, pos], problem.q[m, pos], np.array([alpha]), sub,
-            yy=float(problem.yy[m]), tol=tol, max_iter=max_iter, coef_init=b[m, pos], target=float(target[m]),
-        )  # fmt: skip
-        b[m, pos] = sol.coef[0]
-        sweeps[m] += int(sol.n_iter[0])
-        ok[m] = bool(sol.converged[0])
+        n, ok[m] = problem.solve_working_set(m, alpha, b, penalty, lo, hi, tol=tol, max_iter=max_iter)
+        sweeps[m] += n
 
     threads = min(n_threads(n_jobs), M)
     pool = ThreadPoolExecutor(threads, thread_name_prefix="dreg-wide") if threads > 1 else None

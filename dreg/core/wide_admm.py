@@ -110,7 +110,6 @@ from numpy.typing import NDArray
 from dreg.core._util import n_threads, single_blas_thread
 from dreg.core.penalty import Penalty
 from dreg.core.solvers import kkt_violation
-from dreg.core.solvers.cd_sparse import cd_sparse_path
 from dreg.core.wide import WidePathResult, WideProblem
 
 __all__ = [
@@ -587,18 +586,8 @@ def wide_admm_path(
     sweeps = np.zeros(M, dtype=np.int64)
 
     def finish_solve(m: int, alpha: float) -> None:
-        pos = problem.work
-        if pos.size == 0:
-            ok[m] = True
-            return
-        sub = Penalty(l1r, pf[pos], lo[m, pos], hi[m, pos])
-        sol = cd_sparse_path(
-            problem.A[m], problem.v_all[m, pos], problem.diag[m, pos], problem.q[m, pos], np.array([alpha]), sub,
-            yy=float(problem.yy[m]), tol=tol, max_iter=max_iter, coef_init=b[m, pos], target=float(target[m]),
-        )  # fmt: skip
-        b[m, pos] = sol.coef[0]
-        sweeps[m] += int(sol.n_iter[0])
-        ok[m] = bool(sol.converged[0])
+        n, ok[m] = problem.solve_working_set(m, alpha, b, penalty, lo, hi, tol=tol, max_iter=max_iter)
+        sweeps[m] += n
 
     threads = n_threads(n_jobs)
     pool = ThreadPoolExecutor(threads, thread_name_prefix="dreg-wide-admm") if threads > 1 else None
