@@ -71,7 +71,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -598,6 +598,14 @@ class GLMPathSolver:
     max_passes : int
     hessians : int
         Anchor Hessians per l1_ratio per pass.
+    kkt_scale : array-like of shape (K + 1,), optional
+        Each group's absolute KKT scale (the tolerance is ``tol * kkt_scale``),
+        instead of the one from ``stats`` (the null model's largest gradient or
+        variance): :mod:`dreg.core.wide_glm` solves on a subset of the features
+        and passes the scale of all of them.
+    max_anchors : int, optional
+        Anchor Hessians kept per l1_ratio (the null model's besides); the
+        oldest is dropped beyond it.  Default: every anchor is kept.
     """
 
     def __init__(
@@ -614,8 +622,11 @@ class GLMPathSolver:
         tol: float = 1e-8,
         max_passes: int = 100,
         hessians: int = 6,
+        kkt_scale: ArrayLike | None = None,
+        max_anchors: int | None = None,
     ) -> None:
         self.datafit = datafit
+        self.max_anchors = None if max_anchors is None else max(1, int(max_anchors))
         self.fit_intercept = fit_intercept
         self._tol = float(tol)
         self.max_passes = int(max_passes)
@@ -638,6 +649,11 @@ class GLMPathSolver:
         for k, tr in enumerate([*train_sets, full]):
             held = int(np.searchsorted(self.labels, folds[k])) if k < folds.size else -1
             self.groups.append(self._group(tr, stats, held, standardize, penalty))
+        if kkt_scale is not None:
+            scales = np.asarray(kkt_scale, dtype=np.float64).reshape(-1)
+            if scales.size != len(self.groups):
+                raise ValueError(f"kkt_scale needs {len(self.groups)} values (folds + all rows), got {scales.size}")
+            self.groups = [replace(g, tol=float(s_)) for g, s_ in zip(self.groups, scales, strict=True)]
         G = len(self.groups)
         self.G, self.R, self.A = G, R, A
         # the per-label Grams in z coordinates: the null Hessians, and the null point
@@ -747,6 +763,23 @@ class GLMPathSolver:
                     m = self._index(gi, ri, ai)
                     self._set_candidate(m, g, H, grad, np.zeros(p), b0, sol.coef[ai])
                     self._check_kkt(m)
+
+    def warm_start(self, beta: ArrayLike, intercept: ArrayLike) -> None:
+        """Make given points the next pass's candidates of every model still active.
+
+        ``beta`` of shape (n_models, n_features) in the solver's ``z``
+        coordinates (:attr:`center`, :attr:`kscale`) and ``intercept`` of shape
+        (n_models,), ordered as the solver's models (group, l1_ratio, alpha).
+        The pass evaluates them exactly; a model adopts its point when it
+        lowers the objective (a solution of the same path on fewer features
+        does), as it would the null model's IRLS step otherwise.
+        """
+        beta = np.asarray(beta, dtype=np.float64).reshape(self.beta.shape)
+        intercept = np.asarray(intercept, dtype=np.float64).reshape(self.b.shape)
+        act = self.status == 0
+        self.cand_beta[act] = beta[act]
+        self.cand_b[act] = intercept[act] if self.fit_intercept else 0.0
+        self.step[act] = 1.0
 
     def _wyz(self, stats: SufficientStats, g: _Group) -> FloatArray:
         """``sum w y [z, 1]`` over the group's training labels, from the statistics."""
@@ -907,7 +940,12 @@ class GLMPathSolver:
             Hl = stats.hess[:, h]
             # an anchor whose point overflowed (a rejected Poisson step) would stall its neighbours
             if np.all(np.isfinite(Hl)) and np.isfinite(stats.loss[:, self._last_request.hessian[h]].sum()):
+                self.anchors.pop(key, None)  # re-insert: the dict's order is the anchors' age
                 self.anchors[key] = Hl
+                if self.max_anchors is not None:
+                    mine = [k for k in self.anchors if k[0] == key[0] and k[1] >= 0]
+                    for old_key in mine[: max(0, len(mine) - self.max_anchors)]:
+                        del self.anchors[old_key]
         pts_beta = np.asarray(self._points_beta)
         pts_b = np.asarray(self._points_b)
         R, A = self.R, self.A
