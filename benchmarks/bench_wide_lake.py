@@ -236,8 +236,25 @@ def main(argv: list[str]) -> None:
         diff = max(abs(coefs.get(k, 0.0) - v) for k, v in sk["coef"].items())
         same_alpha = bool(np.isclose(sk["alpha"], model["alpha_min"], rtol=1e-9))
     cmd = "python benchmarks/bench_wide_lake.py " + shlex.join(a for a in argv if a != "--no-write")
+    n_alphas = len(model["path"]["alphas"][0])
+    idx = int(model["chosen_alpha_index"])
+    nnz = sum(1 for c in model["coef"] if c != 0.0)
+    grid_note = (
+        f"dreg's alpha_ is grid point {idx + 1} of {n_alphas} ({idx / max(n_alphas - 1, 1):.0%} along the grid), "
+        f"{nnz} non-zero coefficients of {p:,}"
+        + (
+            ": **the CV minimum is at the end of the grid** (a smaller --eps would move it); the paths timed here "
+            "stay sparse, as the working set shows."
+            if idx == n_alphas - 1
+            else "."
+        )
+    )
+    root = HERE.parent
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout
+    dirty = subprocess.run(["git", "status", "--porcelain", "dreg"], cwd=root, capture_output=True, text=True).stdout
+    code = f"{commit.strip() or 'unknown'}{' with uncommitted changes under dreg/' if dirty.strip() else ''}"
     body = f"""{machine_facts()}
-1-minute load average at the starts: median {med(loads):.2f}, max {max(loads):.2f}.
+1-minute load average at the starts: median {med(loads):.2f}, max {max(loads):.2f}. Code measured: {code}.
 
     {cmd.strip()}
 
@@ -253,6 +270,8 @@ Lake: {args.files} files x {args.rows_per_file:,} rows = {n:,} rows; 5 numeric c
 Ratio scikit-learn / dreg wall time: **{t_s / t_d:.2f}x**. Same alpha as scikit-learn: {same_alpha} (dreg {model['alpha_min']:.6g}); largest |coefficient difference| of dreg's model from scikit-learn's LassoCV model: {diff:.2e} (scikit-learn's default tol 1e-4).
 
 All runs (s): dreg {' '.join(f"{r['seconds']:.1f}" for r in dreg_runs)}; scikit-learn {' '.join(f"{r['seconds']:.1f}" for r in sk_runs)}.
+
+{grid_note}
 """
     print(body)
     if not args.no_write:
