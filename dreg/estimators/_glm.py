@@ -33,6 +33,8 @@ from dreg.core.datafit import PROBABILITY_CLAMP, Binomial, Poisson
 from dreg.core.folds import fold_ids, resolve_seed
 from dreg.core.glm import GLMPathResult, glm_fit, in_memory_pass
 from dreg.core.stats import SufficientStats
+from dreg.core.wide import gram_bytes
+from dreg.core.wide_glm import SparseGLMRows, WideGLMResult, wide_glm_fit
 from dreg.estimators._cv import _splits_to_folds
 from dreg.estimators._encoding import EncodingMixin
 from dreg.estimators._input import (
@@ -40,6 +42,8 @@ from dreg.estimators._input import (
     _check_folds,
     compute_stats,
     is_dask_collection,
+    is_sparse,
+    sparse_data,
     to_numpy_1d,
     to_numpy_X,
 )
@@ -48,7 +52,7 @@ from dreg.estimators._validation import check_param, check_params, penalty_from_
 
 __all__ = ["LogisticRegression", "LogisticRegressionCV", "PoissonRegressor", "PoissonRegressorCV"]
 
-_GLM_PARAMS = ("tol", "max_iter", "fit_intercept", "standardize", "positive")
+_GLM_PARAMS = ("tol", "max_iter", "fit_intercept", "standardize", "positive", "engine", "max_gram_bytes")
 
 
 # --------------------------------------------------------------------------- data
@@ -68,6 +72,23 @@ def _prepare(est, X, y, sample_weight, spec: FoldSpec | None):
     n = Xa.shape[0]
     if n == 0:
         raise ValueError("Found array with 0 sample(s) (shape=(0, %d)) while a minimum of 1 is required." % Xa.shape[1])
+    ya, classes = _targets(fam, y, n)
+    wa = None if sample_weight is None else to_numpy_1d(sample_weight, "sample_weight", n).astype(np.float64)
+    if spec.folds is not None:
+        fa = _check_folds(to_numpy_1d(spec.folds, "folds", n))
+        spec = FoldSpec(folds=fa)
+    elif spec.n_folds is not None:
+        fa = fold_ids(0, n, spec.n_folds, spec.random_state)
+        spec = FoldSpec(folds=fa)
+    else:
+        fa = None
+    stats, names2, _ = compute_stats(Xa, ya, wa, spec)
+    Xf = Xa if Xa.dtype == np.float64 else Xa.astype(np.float64)
+    return stats, names, in_memory_pass(Xf, ya, wa, fa, n_jobs=getattr(est, "n_jobs", None)), classes
+
+
+def _targets(fam, y, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(y as float64, classes)``: binomial labels mapped to 0/1 (``classes[1]`` is 1), Poisson counts checked."""
     if fam.name == "binomial":
         y_raw = _labels_1d(y, n)
         from sklearn.utils.multiclass import type_of_target
@@ -88,18 +109,64 @@ def _prepare(est, X, y, sample_weight, spec: FoldSpec | None):
         ya = to_numpy_1d(y, "y", n).astype(np.float64)
         if np.any(ya < 0):
             raise ValueError(f"Poisson regression needs y >= 0, got {int(np.sum(ya < 0))} negative value(s)")
-    wa = None if sample_weight is None else to_numpy_1d(sample_weight, "sample_weight", n).astype(np.float64)
-    if spec.folds is not None:
-        fa = _check_folds(to_numpy_1d(spec.folds, "folds", n))
-        spec = FoldSpec(folds=fa)
-    elif spec.n_folds is not None:
-        fa = fold_ids(0, n, spec.n_folds, spec.random_state)
-        spec = FoldSpec(folds=fa)
-    else:
-        fa = None
-    stats, names2, _ = compute_stats(Xa, ya, wa, spec)
-    Xf = Xa if Xa.dtype == np.float64 else Xa.astype(np.float64)
-    return stats, names, in_memory_pass(Xf, ya, wa, fa, n_jobs=getattr(est, "n_jobs", None)), classes
+    return ya, classes
+
+
+def _engine(est, X, n_folds: int) -> str:
+    """The engine of a GLM fit: ``'gram'`` (dense rows, :mod:`dreg.core.glm`) or ``'wide'`` (:mod:`dreg.core.wide_glm`).
+
+    ``'auto'``: scipy.sparse input always takes the wide engine (its passes
+    are sparse products; the Gram engine's passes need dense rows), dense
+    in-memory input takes it when the ``n_folds + 1`` dense Grams,
+    ``(K + 1) p^2 8`` bytes, exceed ``max_gram_bytes``, Dask input never.
+    """
+    engine = check_param("engine", est.engine)
+    budget = check_param("max_gram_bytes", est.max_gram_bytes)
+    dask = is_dask_collection(X)
+    if engine == "wide":
+        if dask:
+            raise ValueError("engine='wide' needs in-memory X (numpy, pandas or scipy.sparse); Dask inputs use 'gram'")
+        return "wide"
+    if dask:
+        return "gram"
+    if is_sparse(X):
+        if engine == "gram":
+            raise ValueError(
+                "engine='gram' needs dense rows for logistic and Poisson fits; scipy.sparse X takes engine='wide' "
+                "(or 'auto'), or densify X yourself"
+            )
+        return "wide"
+    shape = getattr(X, "shape", None)
+    if shape is None:  # lists and array-likes: their converted shape
+        shape = np.asarray(X).shape
+    p = int(shape[1]) if len(shape) == 2 else 0  # DataFrames: the columns before any one-hot encoding
+    need = gram_bytes(p, n_folds + 1)
+    if need > budget:
+        if engine == "auto":
+            return "wide"
+        raise ValueError(
+            f"engine='gram' with p={p} features needs {n_folds + 1} dense p x p Gram matrices, {need:,} bytes "
+            f"((K + 1) p^2 8 with K={n_folds} folds), more than max_gram_bytes={budget:,}; use engine='wide' "
+            "(or 'auto'), or raise max_gram_bytes"
+        )
+    return "gram"
+
+
+def _prepare_wide(est, X, y, sample_weight, spec: FoldSpec | None):
+    """``(rows, names, classes)`` for the wide engine: checked sparse rows, never densified."""
+    fam = est._family
+    X = est._fit_encoding(X, sample_weight)
+    n = int(X.shape[0])
+    ya, classes = _targets(fam, y, n)
+    data = sparse_data(X, ya, sample_weight, spec)
+    est.n_features_in_ = int(data.X.shape[1])
+    columns = getattr(X, "columns", None)
+    if data.feature_names is not None and columns is not None and all(isinstance(c, str) for c in columns):
+        est.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
+    elif hasattr(est, "feature_names_in_"):
+        del est.feature_names_in_
+    rows = SparseGLMRows(data.X, data.y, data.sample_weight, data.folds)
+    return rows, data.feature_names, classes
 
 
 def _labels_1d(y, n: int) -> np.ndarray:
@@ -148,6 +215,16 @@ class _GLMBase(EncodingMixin, BaseEstimator):
                 stacklevel=3,
             )
 
+    def _set_wide(self, out: WideGLMResult | None) -> None:
+        """``working_set_`` and ``n_rounds_`` of a wide fit (removed after a Gram-engine fit)."""
+        if out is None:
+            for name in ("working_set_", "n_rounds_"):
+                if hasattr(self, name):
+                    delattr(self, name)
+            return
+        self.working_set_ = int(out.working_set.size)
+        self.n_rounds_ = int(out.n_rounds)
+
     # -- prediction ------------------------------------------------------------
     def _model_at(self, alpha: float) -> tuple[np.ndarray, float]:
         raise ValueError(f"{type(self).__name__} was fitted at one alpha; the CV estimators answer at any alpha")
@@ -172,6 +249,15 @@ class _GLMBase(EncodingMixin, BaseEstimator):
             if X.ndim != 2 or X.shape[1] != coef.shape[0]:
                 raise ValueError(f"X has shape {X.shape}, expected (n, {coef.shape[0]})")
             return X.rechunk({1: -1}).map_blocks(_eta_block, coef, b, drop_axis=1, dtype=np.float64)
+        if is_sparse(X):
+            if X.ndim != 2 or X.shape[1] != coef.shape[0]:
+                raise ValueError(
+                    f"X has shape {X.shape}, but {type(self).__name__} is expecting {coef.shape[0]} features as input"
+                )
+            Xs = X.tocsr()
+            if not np.all(np.isfinite(Xs.data)):
+                raise ValueError("Input X contains NaN or infinity")
+            return np.asarray(Xs @ coef, dtype=np.float64).reshape(-1) + b
         Xa, _ = to_numpy_X(X)
         if Xa.shape[1] != coef.shape[0]:
             raise ValueError(
@@ -184,6 +270,7 @@ class _GLMBase(EncodingMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True  # scipy.sparse X: the wide engine
         return tags
 
 
@@ -289,14 +376,27 @@ class _SingleGLM(_GLMBase):
         alpha = check_param("alpha", self.alpha)
         l1_ratio = check_param("l1_ratio", self.l1_ratio)
         check_params(self, _GLM_PARAMS)
-        stats, names, run_pass, classes = _prepare(self, X, y, sample_weight, None)
-        self._set_features(stats, names, X)
-        self._set_classes(classes)
-        penalty = penalty_from_params(self, l1_ratio, stats.n_features, names)
-        res = glm_fit(
-            stats, self._family, penalty, run_pass, alphas=np.array([alpha]), fit_intercept=self.fit_intercept,
-            standardize=self.standardize, tol=self.tol, max_passes=self.max_iter,
-        )
+        self.engine_ = _engine(self, X, 0)
+        if self.engine_ == "wide":
+            rows, names, classes = _prepare_wide(self, X, y, sample_weight, None)
+            self._set_classes(classes)
+            penalty = penalty_from_params(self, l1_ratio, rows.n_features, names)
+            out = wide_glm_fit(
+                rows, self._family, penalty, alphas=np.array([alpha]), fit_intercept=self.fit_intercept,
+                standardize=self.standardize, tol=self.tol, max_passes=self.max_iter, max_gram_bytes=self.max_gram_bytes,
+            )  # fmt: skip
+            self._set_wide(out)
+            res = out.path
+        else:
+            stats, names, run_pass, classes = _prepare(self, X, y, sample_weight, None)
+            self._set_features(stats, names, X)
+            self._set_classes(classes)
+            penalty = penalty_from_params(self, l1_ratio, stats.n_features, names)
+            res = glm_fit(
+                stats, self._family, penalty, run_pass, alphas=np.array([alpha]), fit_intercept=self.fit_intercept,
+                standardize=self.standardize, tol=self.tol, max_passes=self.max_iter,
+            )
+            self._set_wide(None)
         self._set_coef(res.coef[0, 0], float(res.intercept[0, 0]))
         self.n_passes_ = int(res.n_passes) + 1
         self.n_iter_ = self.n_passes_
@@ -336,6 +436,18 @@ class LogisticRegression(_BinomialMixin, _SingleGLM):
         Levels of categorical columns (category, object, string, bool dtypes:
         one 0/1 feature per level, null a level) seen in fewer rows are lumped
         into ``"column=<other>"``.
+    engine : {'auto', 'gram', 'wide'}, default 'auto'
+        ``'gram'``: passes over dense rows with per-fold ``p x p`` Hessians
+        (:mod:`dreg.core.glm`); ``'wide'``: a working set of features over
+        sparse rows (:mod:`dreg.core.wide_glm`: the Gram engine's solver on the
+        working set, one gradient pass over all features per round, never a
+        ``p x p`` matrix).  ``'auto'``: ``'wide'`` for scipy.sparse ``X`` and
+        where the ``K + 1`` dense Grams exceed ``max_gram_bytes``, ``'gram'``
+        otherwise (Dask input: always).  A wide CV model answers ``coef_at``
+        on its grid alphas only.
+    max_gram_bytes : int, default 2**31
+        Memory budget of the dense Grams (see ``engine``); the wide engine's
+        working-set Grams must fit in it too.
 
     Attributes
     ----------
@@ -350,6 +462,11 @@ class LogisticRegression(_BinomialMixin, _SingleGLM):
     intercept_ : ndarray of shape (1,)
     n_passes_ : int
         Passes over the data, pass 0 included.
+    engine_ : str
+        The engine that ran (``'gram'`` or ``'wide'``).
+    working_set_, n_rounds_ : int
+        Wide engine only: the features of the final working set and the
+        restricted solves (each followed by one gradient pass over all features).
     n_iter_, kkt_violation_, n_features_in_, feature_names_in_
     """
 
@@ -370,7 +487,11 @@ class LogisticRegression(_BinomialMixin, _SingleGLM):
         impute=None,
         missing_indicator: bool = False,
         min_level_count: float = 0,
+        engine: str = "auto",
+        max_gram_bytes: int = 2**31,
     ) -> None:
+        self.engine = engine
+        self.max_gram_bytes = max_gram_bytes
         self.alpha = alpha
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
@@ -422,7 +543,11 @@ class PoissonRegressor(_PoissonMixin, _SingleGLM):
         impute=None,
         missing_indicator: bool = False,
         min_level_count: float = 0,
+        engine: str = "auto",
+        max_gram_bytes: int = 2**31,
     ) -> None:
+        self.engine = engine
+        self.max_gram_bytes = max_gram_bytes
         self.alpha = alpha
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
@@ -476,8 +601,29 @@ class _CVGLM(_GLMBase):
             folds = _splits_to_folds(self.cv, X, y)
         if folds is None:
             spec = FoldSpec(n_folds=int(self.cv), random_state=resolve_seed(self.random_state))
+            n_folds = int(self.cv)
         else:
             spec = FoldSpec(folds=folds)
+            n_folds = int(np.unique(np.asarray(folds)[np.asarray(folds) >= 0]).size) if not is_dask_collection(folds) else 0
+        self.engine_ = _engine(self, X, n_folds)
+        if self.engine_ == "wide":
+            rows, names, classes = _prepare_wide(self, X, y, sample_weight, spec)
+            self._refit_ = None
+            self._set_classes(classes)
+            fold_labels = rows.labels[rows.labels >= 0]
+            if fold_labels.size < 2:
+                raise ValueError(f"cross-validation needs at least 2 folds, got {fold_labels.size} (n_samples={rows.X.shape[0]})")
+            penalty = penalty_from_params(self, float(ratios[0]), rows.n_features, names)
+            alphas = self.alphas if np.ndim(self.alphas) == 0 else np.asarray(self.alphas, dtype=np.float64)
+            out = wide_glm_fit(
+                rows, self._family, penalty, l1_ratios=ratios, alphas=alphas, eps=self.eps, folds=fold_labels,
+                fit_intercept=self.fit_intercept, standardize=self.standardize, tol=self.tol, max_passes=self.max_iter,
+                auc=isinstance(self._family, Binomial), max_gram_bytes=self.max_gram_bytes,
+            )  # fmt: skip
+            self._set_cv(out.path)
+            self._set_wide(out)
+            return self
+        self._set_wide(None)
         stats, names, run_pass, classes = _prepare(self, X, y, sample_weight, spec)
         self._set_features(stats, names, X)
         self._fit_prepared(stats, names, run_pass, classes, ratios)
@@ -666,6 +812,18 @@ _CV_DOC = """
         Levels of categorical columns (category, object, string, bool dtypes:
         one 0/1 feature per level, null a level) seen in fewer rows are lumped
         into ``"column=<other>"``.
+    engine : {{'auto', 'gram', 'wide'}}, default 'auto'
+        ``'gram'``: passes over dense rows with per-fold ``p x p`` Hessians
+        (:mod:`dreg.core.glm`); ``'wide'``: a working set of features over
+        sparse rows (:mod:`dreg.core.wide_glm`: the Gram engine's solver on the
+        working set, one gradient pass over all features per round, never a
+        ``p x p`` matrix).  ``'auto'``: ``'wide'`` for scipy.sparse ``X`` and
+        where the ``K + 1`` dense Grams exceed ``max_gram_bytes``, ``'gram'``
+        otherwise (Dask input: always).  A wide CV model answers ``coef_at``
+        on its grid alphas only.
+    max_gram_bytes : int, default 2**31
+        Memory budget of the dense Grams (see ``engine``); the wide engine's
+        working-set Grams must fit in it too.
 
     Attributes
     ----------
@@ -686,6 +844,11 @@ _CV_DOC = """
     fold_coef_ : ndarray of shape (n_folds, n_features)
     n_passes_ : int
         Passes over the data, pass 0 (statistics) and the AUC pass included.
+    engine_ : str
+        The engine that ran (``'gram'`` or ``'wide'``).
+    working_set_, n_rounds_ : int
+        Wide engine only: the features of the final working set and the
+        restricted solves (each followed by one gradient pass over all features).
     n_folds_, n_iter_, kkt_violation_, n_features_in_, feature_names_in_
     path_result_ : dreg.core.glm.GLMPathResult
 """
@@ -732,7 +895,11 @@ class LogisticRegressionCV(_BinomialMixin, _CVGLM):
         impute=None,
         missing_indicator: bool = False,
         min_level_count: float = 0,
+        engine: str = "auto",
+        max_gram_bytes: int = 2**31,
     ) -> None:
+        self.engine = engine
+        self.max_gram_bytes = max_gram_bytes
         self.l1_ratio = l1_ratio
         self.alphas = alphas
         self.eps = eps
@@ -797,7 +964,11 @@ class PoissonRegressorCV(_PoissonMixin, _CVGLM):
         impute=None,
         missing_indicator: bool = False,
         min_level_count: float = 0,
+        engine: str = "auto",
+        max_gram_bytes: int = 2**31,
     ) -> None:
+        self.engine = engine
+        self.max_gram_bytes = max_gram_bytes
         self.l1_ratio = l1_ratio
         self.alphas = alphas
         self.eps = eps
