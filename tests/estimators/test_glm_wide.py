@@ -11,7 +11,6 @@ from sklearn.linear_model import LogisticRegression as SkLogistic
 from sklearn.linear_model import PoissonRegressor as SkPoisson
 
 import dreg
-
 from dreg.estimators.serialize import estimator_from_dict, estimator_to_dict
 
 
