@@ -541,10 +541,18 @@ def wide_glm_fit(
         enter = out_idx[worst > 1.0]
         if enter.size == 0 or passes >= max_passes:
             break
-        # every violator enters (glmnet), the largest first as far as the Grams' budget allows
-        order = np.argsort(-worst[worst > 1.0], kind="stable")
+        # Which violators enter: the solutions at the largest alphas are exact on the working set
+        # (their violations are real, as after glmnet's strong rule), those further down the path
+        # lack what earlier alphas need (most of their violations vanish once that enters).  So
+        # the features violating at the largest alpha enter first, larger violations first, at most
+        # doubling the working set per round (and within the Grams' budget).
+        bad = viol[:, worst > 1.0] > 1.0
+        alpha_index = (np.arange(viol.shape[0]) % A)[:, None]
+        first = np.where(bad, alpha_index, A).min(axis=0)
+        order = np.lexsort((-worst[worst > 1.0], first))
+        cap = max(ws.size, _FIRST_SET)
         fit = max(int(np.sqrt(max_gram_bytes / (8 * L * (2 * R + 2)))) - 1 - ws.size, 1)
-        enter = enter[order[:fit]]
+        enter = enter[order[: min(cap, fit)]]
         ws = np.union1d(ws, enter)
     res = solver.result(run, auc=auc and isinstance(fam, Binomial))
     if auc and isinstance(fam, Binomial) and folds_arr.size:
