@@ -1,6 +1,7 @@
 """dreg against glum and dask-ml on the same lasso problem (issue 6).
 
-Benchmark-only dependencies (not in ``pyproject.toml``)::
+Benchmark-only dependencies: glum (not in ``pyproject.toml``) and dask-ml
+(the ``bench`` extra)::
 
     pip install glum dask-ml
 

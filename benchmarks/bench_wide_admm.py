@@ -37,9 +37,9 @@ Reported: seconds (medians of ``--reps`` runs; a contender is not repeated
 once one run took more than ``--rep-budget`` s), the estimate for 100 alphas,
 iterations (ADMM: per alpha, the slowest model; L-BFGS: per model and alpha;
 CD: passes per alpha), and the largest |coefficient difference| to CD over
-the alphas and models run.  dask-ml is not installed and not used here: its
-ADMM (dask-glm) is a dense-array lasso without a path or CV (bench_compare.py
-measures it).
+the alphas and models run.  dask-ml is not used here: its ADMM (dask-glm) is
+a dense-array lasso without a path or CV (bench_compare.py measures it on dense
+data, bench_wide_daskml.py on this script's 20,000 x 5,000 matrix).
 
 Usage::
 
