@@ -1,8 +1,8 @@
 """Sparse logistic lasso CV: dreg's wide GLM engine against scikit-learn's LogisticRegressionCV (issue 15).
 
-The matrix: ``n x p`` scipy.sparse CSR (default 20,000 x 20,000) at density
-``--density`` (1e-3) with standard-normal stored values; ``y ~ Bernoulli(sigmoid(X beta - 0.5))``
-with ``--nonzeros`` (30) true coefficients of size 1-3.  Both contenders get the
+The matrix: ``n x p`` scipy.sparse CSR (default 10,000 x 5,000) at density
+``--density`` (2e-3) with standard-normal stored values; ``y ~ Bernoulli(sigmoid(X beta - 0.5))``
+with ``--nonzeros`` (250) true coefficients of size 1-3.  Both contenders get the
 same 5 folds (``dreg.fold_ids(0, n, 5, 0)``; scikit-learn as ``(train, test)``
 splits) and unstandardized features:
 
@@ -22,7 +22,7 @@ free) refit at dreg's ``alpha_``.
 
 Usage::
 
-    python benchmarks/bench_wide_glm.py                 # 20,000 x 20,000, reps=3
+    python benchmarks/bench_wide_glm.py                 # 10,000 x 5,000, 20 alphas to 0.3 alpha_max, reps=3
     python benchmarks/bench_wide_glm.py --quick         # 4,000 x 5,000 smoke run
 """
 
@@ -59,12 +59,12 @@ def make_data(n: int, p: int, density: float, nonzeros: int, seed: int):
 
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=20_000)
-    ap.add_argument("--p", type=int, default=20_000)
-    ap.add_argument("--density", type=float, default=1e-3)
-    ap.add_argument("--nonzeros", type=int, default=30)
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--p", type=int, default=5_000)
+    ap.add_argument("--density", type=float, default=2e-3)
+    ap.add_argument("--nonzeros", type=int, default=250)
     ap.add_argument("--alphas", type=int, default=20)
-    ap.add_argument("--eps", type=float, default=0.05)
+    ap.add_argument("--eps", type=float, default=0.3)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--solver", default="liblinear", choices=["liblinear", "saga"])
     ap.add_argument("--sklearn-budget", type=float, default=300.0)
