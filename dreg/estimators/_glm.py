@@ -159,12 +159,7 @@ def _prepare_wide(est, X, y, sample_weight, spec: FoldSpec | None):
     n = int(X.shape[0])
     ya, classes = _targets(fam, y, n)
     data = sparse_data(X, ya, sample_weight, spec)
-    est.n_features_in_ = int(data.X.shape[1])
-    columns = getattr(X, "columns", None)
-    if data.feature_names is not None and columns is not None and all(isinstance(c, str) for c in columns):
-        est.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
-    elif hasattr(est, "feature_names_in_"):
-        del est.feature_names_in_
+    est._set_features(int(data.X.shape[1]), data.feature_names, X)
     rows = SparseGLMRows(data.X, data.y, data.sample_weight, data.folds)
     return rows, data.feature_names, classes
 
@@ -196,8 +191,8 @@ def _labels_1d(y, n: int) -> np.ndarray:
 class _GLMBase(EncodingMixin, BaseEstimator):
     _family: Binomial | Poisson
 
-    def _set_features(self, stats: SufficientStats, names, X) -> None:
-        self.n_features_in_ = stats.n_features
+    def _set_features(self, n_features: int, names, X) -> None:
+        self.n_features_in_ = int(n_features)
         columns = getattr(X, "columns", None)
         if names is not None and columns is not None and all(isinstance(c, str) for c in columns):
             self.feature_names_in_ = np.asarray(names, dtype=object)
@@ -389,7 +384,7 @@ class _SingleGLM(_GLMBase):
             res = out.path
         else:
             stats, names, run_pass, classes = _prepare(self, X, y, sample_weight, None)
-            self._set_features(stats, names, X)
+            self._set_features(stats.n_features, names, X)
             self._set_classes(classes)
             penalty = penalty_from_params(self, l1_ratio, stats.n_features, names)
             res = glm_fit(
@@ -625,7 +620,7 @@ class _CVGLM(_GLMBase):
             return self
         self._set_wide(None)
         stats, names, run_pass, classes = _prepare(self, X, y, sample_weight, spec)
-        self._set_features(stats, names, X)
+        self._set_features(stats.n_features, names, X)
         self._fit_prepared(stats, names, run_pass, classes, ratios)
         # in-memory rows (already held by the caller): coef_at refits between grid points from them;
         # passes over a cluster's persisted rows are released, as in the batch job

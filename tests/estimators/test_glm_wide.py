@@ -131,3 +131,16 @@ def test_wide_model_round_trips_through_model_json(rng, tmp_path):
     np.testing.assert_array_equal(back.coef_, model.coef_)
     np.testing.assert_array_equal(back.predict(X), model.predict(X))
     assert back.get_params()["engine"] == "auto"
+
+
+def test_dataframe_on_the_wide_engine_keeps_feature_names(rng):
+    import pandas as pd
+
+    X, y = data(rng, "poisson", n=300, p=12, density=0.3, signal=4)
+    frame = pd.DataFrame(X.toarray(), columns=[f"f{j}" for j in range(12)])
+    wide = dreg.PoissonRegressor(alpha=0.01, engine="wide", tol=1e-10).fit(frame, y)
+    gram = dreg.PoissonRegressor(alpha=0.01, engine="gram", tol=1e-10).fit(frame, y)
+    assert wide.engine_ == "wide" and gram.engine_ == "gram" and not hasattr(gram, "n_rounds_")
+    np.testing.assert_array_equal(wide.feature_names_in_, frame.columns.to_numpy())
+    np.testing.assert_allclose(wide.coef_, gram.coef_, atol=1e-7)
+    np.testing.assert_allclose(wide.predict(frame[frame.columns[::-1]]), gram.predict(frame), rtol=1e-7)
