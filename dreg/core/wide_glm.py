@@ -59,6 +59,7 @@ from dreg.core.glm import (
     null_problem,
 )
 from dreg.core.penalty import _ALPHA_MAX_SLACK, _L1_FLOOR, Penalty, unpenalized_fit
+from dreg.core.solvers import kkt_violation
 from dreg.core.stats import SufficientStats, collapse
 from dreg.core.wide import (
     _CONSTANT_RTOL,
@@ -142,7 +143,6 @@ def sparse_glm_block_pass(
             mine = np.flatnonzero(np.asarray(request.held_label) == labels[li])
         else:
             mine = np.zeros(0, dtype=np.int64)
-        xr = np.zeros(p)  # X^T R summed over the label's rows is accumulated in grad directly
         for s in range(0, rows.size, _ROWS):
             r = rows[s : s + _ROWS]
             Xb = Xr[r]
@@ -171,7 +171,6 @@ def sparse_glm_block_pass(
                 hess[li, h, :p, :p] += (Xb.T @ Xa).toarray()
                 hess[li, h, p, :p] += np.asarray(Xb.T @ a).reshape(-1)
                 hess[li, h, p, p] += a.sum()
-        del xr
         # centre and scale: Z^T R = (X^T R - c sum R) / s, and the Hessians likewise
         grad[li, :, :p] = (grad[li, :, :p] - np.outer(grad[li, :, p], center)) / scale
         for h in range(H):
@@ -209,7 +208,6 @@ class SparseGLMRows:
             raise ValueError(f"X has {n} rows, y {self.y.shape[0]} and sample_weight {self.w.shape[0]}")
         self.folds = np.full(n, -1, dtype=np.int64) if folds is None else np.asarray(folds, dtype=np.int64).reshape(-1)
         self._lab = _labels(self.folds, n)
-        self._Xr: sp.csr_matrix | None = None
 
     @property
     def n_features(self) -> int:
@@ -257,9 +255,7 @@ class SparseGLMRows:
         E += np.asarray(intercept, dtype=np.float64)
         _, res, _ = datafit.pointwise(E, self.y[:, None])
         R = res * (self.w[:, None] * np.asarray(include, dtype=np.float64)[:, self._lab.index].T)
-        if self._Xr is None:
-            self._Xr = sp.csr_matrix(self.X)
-        G = np.asarray(self._Xr.T @ R).T
+        G = np.asarray(self.X.T @ R).T
         return np.ascontiguousarray(G), R.sum(axis=0)
 
 
@@ -299,8 +295,8 @@ class _Groups:
     constant: NDArray[np.bool_]  # (G, p)
 
 
-def _group_scales(rows: SparseGLMRows, folds: IntArray, fit_intercept: bool, standardize: bool) -> tuple[_Groups, FloatArray, FloatArray, FloatArray]:
-    """Every group's scale on all features, and the all-rows ``(xbar, xy, xx_diag)``."""
+def _group_scales(rows: SparseGLMRows, folds: IntArray, fit_intercept: bool, standardize: bool) -> tuple[_Groups, FloatArray]:
+    """Every group's scale on all features, and the all-rows ``xx_diag``."""
     lab = rows._lab
     parts = rows.label_moments()
     mom = models_moments(lab, parts, fit_intercept)  # fold models (sorted held labels), then all rows
@@ -319,7 +315,28 @@ def _group_scales(rows: SparseGLMRows, folds: IntArray, fit_intercept: bool, sta
     full = mom.weight_sum.size - 1
     center = mom.x_mean[full] if fit_intercept else np.zeros(rows.n_features)
     groups = _Groups(lab.include[pick], W, center, scale, constant)
-    return groups, mom.x_mean[full], mom.xy[full], mom.xx_diag[full]
+    return groups, mom.xx_diag[full]
+
+
+def _null_gradients(
+    fam: Binomial | Poisson, rows: SparseGLMRows, groups: _Groups, fit_intercept: bool
+) -> tuple[FloatArray, FloatArray]:
+    """Every group's intercept-only model: ``q`` (G, p), minus its loss gradient on the standardized scale, and ``v0`` (G,).
+
+    ``q_j = sum w x_j (y - mu0) / W / s_j`` over the group's rows (with an
+    intercept ``mu0 = ybar`` and this is ``sum w (x - xbar)(y - ybar) / W / s``,
+    :func:`dreg.core.glm.null_problem`'s ``q``; without one ``mu0 = mean(0)``),
+    zero on constant features; ``v0`` the variance at ``mu0``.  One sparse
+    product for all groups.
+    """
+    Wg = rows.w[:, None] * groups.include[:, rows._lab.index].T  # (n, G): each group's row weights
+    ybar = (Wg.T @ rows.y) / groups.W
+    b0 = np.array([fam.null_eta(float(v)) for v in ybar]) if fit_intercept else np.zeros(ybar.size)
+    mu0 = np.asarray(fam.mean(b0), dtype=np.float64)
+    v0 = np.asarray(fam.variance(mu0), dtype=np.float64)
+    sxy = np.asarray(rows.X.T @ (Wg * (rows.y[:, None] - mu0[None, :]))).T
+    q = np.where(groups.constant, 0.0, sxy / groups.W[:, None] / groups.scale)
+    return q, v0
 
 
 def _null_grid(
@@ -327,7 +344,8 @@ def _null_grid(
     fam: Binomial | Poisson,
     penalty: Penalty,
     groups: _Groups,
-    xy: FloatArray,
+    q: FloatArray,
+    v0: float,
     xx_diag: FloatArray,
     ratios: FloatArray,
     n_alphas: int,
@@ -335,23 +353,16 @@ def _null_grid(
     fit_intercept: bool,
     standardize: bool,
 ) -> FloatArray:
-    """:func:`dreg.core.path.alpha_grid` of :func:`dreg.core.glm.null_problem` on all features, without its Gram."""
+    """:func:`dreg.core.path.alpha_grid` of :func:`dreg.core.glm.null_problem` on all features, without its Gram.
+
+    ``q`` and ``v0``: the all-rows null model's (:func:`_null_gradients`).
+    """
     if n_alphas < 1:
         raise ValueError(f"alphas must be a positive count, got {n_alphas}")
     full = groups.W.size - 1
     W = float(groups.W[full])
-    y_all = float(np.sum(rows.w * rows.y) / W)
-    b0 = fam.null_eta(y_all) if fit_intercept else 0.0
-    mu0 = float(fam.mean(np.array(b0)))
-    v0 = float(fam.variance(np.array(mu0)))
     scale, constant = groups.scale[full], groups.constant[full]
     p = rows.n_features
-    # the null model's gradient (dreg.core.glm.null_problem): q = xy / W / s, minus mu0 xbar / s without an intercept
-    q = xy / W / scale
-    if not fit_intercept:
-        # xy is uncentered here (models_moments); the gradient at eta = 0 adds mu0 xbar / s
-        q = q - mu0 * np.asarray(rows.X.T @ rows.w).reshape(-1) / W / scale
-    q = np.where(constant, 0.0, q)
     pf = penalty.penalty_factor
     U = np.flatnonzero((pf == 0) & ~constant)
     c = q.copy()
@@ -389,34 +400,6 @@ def _null_grid(
             top = float(np.finfo(float).resolution)
         grids.append(np.array([top]) if n_alphas == 1 else np.geomspace(top, top * e, n_alphas))
     return np.stack(grids)
-
-
-def _null_scale(fam: Binomial | Poisson, rows: SparseGLMRows, groups: _Groups, xy: FloatArray, fit_intercept: bool) -> FloatArray:
-    """Each group's KKT scale on all features: ``max(max_j |q_j|, v0)`` of its null model (as :class:`GLMPathSolver`)."""
-    out = np.zeros(groups.W.size)
-    for g in range(groups.W.size):
-        w = rows.w * groups.include[g][rows._lab.index]
-        W = float(groups.W[g])
-        ybar = float(w @ rows.y) / W
-        b0 = fam.null_eta(ybar) if fit_intercept else 0.0
-        mu0 = float(fam.mean(np.array(b0)))
-        v0 = float(fam.variance(np.array(mu0)))
-        # minus the null model's gradient: sum w x (y - mu0) / W / s (with an intercept mu0 = ybar and
-        # sum w x (y - ybar) = sum w (x - xbar)(y - ybar))
-        sxy = np.asarray(rows.X.T @ (w * (rows.y - mu0))).reshape(-1)
-        q = np.where(groups.constant[g], 0.0, sxy / W / groups.scale[g])
-        out[g] = max(float(np.max(np.abs(q), initial=0.0)), max(v0, 1e-12))
-    return out
-
-
-def _violations(
-    gu: FloatArray, alpha: float, l1_ratio: float, pf: FloatArray, lo: FloatArray, hi: FloatArray
-) -> FloatArray:
-    """KKT violation at ``u = 0`` of features with loss gradient ``gu`` (standardized scale, bounds ``lo, hi``)."""
-    l1 = alpha * l1_ratio * pf
-    v = np.where(lo < 0, np.where(hi > 0, np.abs(gu) - l1, gu - l1), -gu - l1)
-    v = np.where((lo >= 0) & (hi <= 0), 0.0, v)
-    return np.maximum(v, 0.0)
 
 
 def wide_glm_fit(
@@ -457,25 +440,30 @@ def wide_glm_fit(
     p = rows.n_features
     if penalty.penalty_factor.shape != (p,):
         raise ValueError(f"the penalty has {penalty.penalty_factor.shape[0]} features, the rows {p}")
-    groups, _, xy, xx_diag = _group_scales(rows, folds_arr, fit_intercept, standardize)
+    groups, xx_diag = _group_scales(rows, folds_arr, fit_intercept, standardize)
     if not np.all(groups.W > 0):
         raise ValueError("a training fold has zero total weight")
+    q0, v0 = _null_gradients(fam, rows, groups, fit_intercept)
+    full = groups.W.size - 1
     if np.ndim(alphas) == 0:
-        grids = _null_grid(rows, fam, penalty, groups, xy, xx_diag, ratios, int(alphas), eps, fit_intercept, standardize)  # type: ignore[arg-type]
+        grids = _null_grid(
+            rows, fam, penalty, groups, q0[full], float(v0[full]), xx_diag, ratios, int(alphas), eps,  # type: ignore[arg-type]
+            fit_intercept, standardize,
+        )  # fmt: skip
     else:
         grid = np.sort(np.asarray(alphas, dtype=np.float64).reshape(-1))[::-1]
         grids = np.tile(grid, (ratios.size, 1))
     R, A = grids.shape
     G = groups.W.size
     L = rows.labels.size
-    kkt_scale = _null_scale(fam, rows, groups, xy, fit_intercept)
+    # each group's KKT scale on all features, as GLMPathSolver's from its own: max(max_j |q_j|, v0)
+    kkt_scale = np.maximum(np.max(np.abs(q0), axis=1, initial=0.0), np.maximum(v0, 1e-12))
     pf = np.asarray(penalty.penalty_factor, dtype=np.float64)
     lower, upper = np.asarray(penalty.lower), np.asarray(penalty.upper)
     fixed = (lower >= 0) & (upper <= 0)
     live = ~np.all(groups.constant, axis=0) & ~fixed
     # the first working set: unpenalized features, then the largest null gradients (per unit of penalty)
-    full = G - 1
-    score = np.where(live & (pf > 0), np.abs(xy) / groups.scale[full] / np.where(pf > 0, pf, 1.0), -1.0)
+    score = np.where(live & (pf > 0), np.abs(q0[full]) / np.where(pf > 0, pf, 1.0), -1.0)
     ws = np.flatnonzero(live & (pf == 0))
     top = np.argsort(-score, kind="stable")[:_FIRST_SET]
     ws = np.union1d(ws, top[score[top] > 0])
@@ -534,7 +522,8 @@ def wide_glm_fit(
             gu = (grad[m, out_idx] - groups.center[out_idx] * gsum[m]) / (groups.W[gi] * s)
             lo = np.where(np.isfinite(lower[out_idx]), lower[out_idx] * s, -np.inf)
             hi = np.where(np.isfinite(upper[out_idx]), upper[out_idx] * s, np.inf)
-            v = _violations(gu, float(grids[ri, ai]), float(ratios[ri]), pf[out_idx], lo, hi)
+            l1 = float(grids[ri, ai] * ratios[ri]) * pf[out_idx]
+            v = kkt_violation(None, None, np.zeros(out_idx.size), l1, np.zeros_like(l1), lo, hi, grad=-gu)  # type: ignore[arg-type]
             v[groups.constant[gi, out_idx]] = 0.0
             viol[m] = v / solver.tol_of(gi)  # in units of the model's tolerance
         worst = viol.max(axis=0, initial=0.0) if out_idx.size else np.zeros(0)

@@ -603,13 +603,8 @@ class _CVGLM(_GLMBase):
         self.engine_ = _engine(self, X, n_folds)
         if self.engine_ == "wide":
             rows, names, classes = _prepare_wide(self, X, y, sample_weight, spec)
-            self._refit_ = None
-            self._set_classes(classes)
-            fold_labels = rows.labels[rows.labels >= 0]
-            if fold_labels.size < 2:
-                raise ValueError(f"cross-validation needs at least 2 folds, got {fold_labels.size} (n_samples={rows.X.shape[0]})")
-            penalty = penalty_from_params(self, float(ratios[0]), rows.n_features, names)
-            alphas = self.alphas if np.ndim(self.alphas) == 0 else np.asarray(self.alphas, dtype=np.float64)
+            n_samples = int(np.count_nonzero(rows.w > 0))
+            fold_labels, penalty, alphas = self._cv_setup(rows.labels, n_samples, rows.n_features, names, classes, ratios)
             out = wide_glm_fit(
                 rows, self._family, penalty, l1_ratios=ratios, alphas=alphas, eps=self.eps, folds=fold_labels,
                 fit_intercept=self.fit_intercept, standardize=self.standardize, tol=self.tol, max_passes=self.max_iter,
@@ -723,16 +718,21 @@ class _CVGLM(_GLMBase):
         """The intercept of the all-rows model at ``alpha`` (see :meth:`coef_at`)."""
         return self._model_at(alpha)[1]
 
-    def _fit_prepared(self, stats: SufficientStats, names, run_pass, classes, ratios):
+    def _cv_setup(self, labels, n_samples: int, n_features: int, names, classes, ratios):
+        """``(fold_labels, penalty, alphas)`` of a CV fit over rows labelled ``labels`` (either engine)."""
         self._refit_ = None
         self._set_classes(classes)
-        fold_labels = stats.labels[stats.labels >= 0]
+        fold_labels = labels[labels >= 0]
         if fold_labels.size < 2:
-            raise ValueError(
-                f"cross-validation needs at least 2 folds, got {fold_labels.size} (n_samples={int(stats.count.sum())})"
-            )
-        penalty = penalty_from_params(self, float(ratios[0]), stats.n_features, names)
+            raise ValueError(f"cross-validation needs at least 2 folds, got {fold_labels.size} (n_samples={n_samples})")
+        penalty = penalty_from_params(self, float(ratios[0]), n_features, names)
         alphas = self.alphas if np.ndim(self.alphas) == 0 else np.asarray(self.alphas, dtype=np.float64)
+        return fold_labels, penalty, alphas
+
+    def _fit_prepared(self, stats: SufficientStats, names, run_pass, classes, ratios):
+        fold_labels, penalty, alphas = self._cv_setup(
+            stats.labels, int(stats.count.sum()), stats.n_features, names, classes, ratios
+        )
         res = glm_fit(
             stats, self._family, penalty, run_pass, l1_ratios=ratios, alphas=alphas, eps=self.eps, folds=fold_labels,
             fit_intercept=self.fit_intercept, standardize=self.standardize, tol=self.tol, max_passes=self.max_iter,
